@@ -1,0 +1,3 @@
+from superstore.cli import main
+
+main()

@@ -1,0 +1,27 @@
+"""The `superstore` command line: thin commands over importable functions."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from superstore.cli.app import app
+from superstore.errors import SuperstoreError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point: user errors become one clear line and a non-zero exit, never a traceback.
+
+    Typer handles usage errors and Ctrl-C itself (standalone mode); our own
+    errors propagate out of it and are printed here.
+    """
+    try:
+        app(prog_name="superstore")
+    except SuperstoreError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        if exc.hint:
+            typer.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,57 @@
+"""The root Typer app: global options build the settings once, then subcommands run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from superstore import __version__
+from superstore.cli import data as data_cmd
+from superstore.cli import produce as produce_cmd
+from superstore.cli import stack as stack_cmd
+from superstore.cli import topic as topic_cmd
+from superstore.logs import setup_logging
+from superstore.settings import load_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="superstore",
+    help=(
+        "Real-time retail sales pipeline: Kafka -> PostgreSQL (exactly once) -> lake -> "
+        "star schema -> dashboards. Settings come from SUPERSTORE_* environment variables "
+        "or superstore.toml; `superstore stack env` prints the connection settings."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(data_cmd.app, name="data")
+app.command("produce")(produce_cmd.produce)
+app.add_typer(topic_cmd.app, name="topic")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"superstore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Path = typer.Option(
+        None,
+        "--data-dir",
+        help="State, logs and local data [env SUPERSTORE_DATA_DIR; default ./.superstore]",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Build the settings once; every command receives them through the context."""
+    setup_logging(verbose)
+    ctx.obj = load_settings(data_dir=data_dir)

@@ -1,0 +1,168 @@
+"""Connection configs that build their own clients.
+
+Tests and commands swap the config (a local stack, an existing cluster), never
+monkeypatch modules. Resolution order for both services: an explicit setting
+(``SUPERSTORE_KAFKA_BOOTSTRAP``, ``SUPERSTORE_PG_DSN``), else the running local
+stack recorded under the data directory, else a clear error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from superstore.errors import ConfigError, TransientError
+from superstore.settings import Settings
+
+if TYPE_CHECKING:
+    import psycopg
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient
+
+# librdkafka's own log lines go through Python logging (the CLI sets the level).
+_RDKAFKA_LOG = logging.getLogger("superstore.kafka.client")
+
+__all__ = ["KafkaConfig", "PgConfig", "kafka_config", "pg_config"]
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    """librdkafka settings shared by every client, plus topic names."""
+
+    bootstrap: str
+    topic: str
+    dlq_topic: str
+    partitions: int = 3
+    security: dict[str, str] = field(default_factory=dict)
+
+    def base(self) -> dict[str, Any]:
+        """Settings common to producers, consumers and admin clients."""
+        return {"bootstrap.servers": self.bootstrap, "logger": _RDKAFKA_LOG, **self.security}
+
+    def producer(self, **overrides: Any) -> Producer:
+        """An idempotent, acks=all producer: retries never duplicate or reorder."""
+        from confluent_kafka import Producer
+
+        conf = {
+            **self.base(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 20,
+            "batch.num.messages": 10000,
+            "compression.type": "lz4",
+            **overrides,
+        }
+        return Producer(conf)
+
+    def consumer(self, group_id: str, **overrides: Any) -> Consumer:
+        """A consumer that never auto-commits: offsets live where the data lands."""
+        from confluent_kafka import Consumer
+
+        conf = {
+            **self.base(),
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            **overrides,
+        }
+        return Consumer(conf)
+
+    def admin(self, **overrides: Any) -> AdminClient:
+        """An admin client for topic management and health checks."""
+        from confluent_kafka.admin import AdminClient
+
+        return AdminClient({**self.base(), **overrides})
+
+    def ping(self, timeout: float = 2.0) -> int:
+        """Number of brokers that answered; raises TransientError when none did."""
+        from confluent_kafka import KafkaException
+
+        try:
+            meta = self.admin(log_level=0).list_topics(timeout=timeout)
+        except KafkaException as exc:
+            raise TransientError(f"Kafka at {self.bootstrap} did not answer: {exc}") from exc
+        return len(meta.brokers)
+
+
+@dataclass(frozen=True)
+class PgConfig:
+    """A libpq DSN; ``display`` is safe to print (password masked)."""
+
+    dsn: str = field(repr=False)
+
+    @property
+    def display(self) -> str:
+        """The DSN with any password replaced by ``***``."""
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        try:
+            parts = conninfo_to_dict(self.dsn)
+        except Exception:
+            return "<unparsable dsn>"
+        if parts.get("password"):
+            parts["password"] = "***"
+        return make_conninfo(**parts)
+
+    def connect(self, *, autocommit: bool = False, connect_timeout: int = 5) -> psycopg.Connection:
+        """Open a connection; unreachable servers raise TransientError."""
+        import psycopg
+
+        try:
+            return psycopg.connect(self.dsn, autocommit=autocommit, connect_timeout=connect_timeout)
+        except psycopg.OperationalError as exc:
+            raise TransientError(f"PostgreSQL at {self.display} is unreachable: {exc}") from exc
+
+
+def _security(settings: Settings) -> dict[str, str]:
+    conf: dict[str, str] = {"security.protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        conf["sasl.mechanism"] = settings.kafka_sasl_mechanism
+    if settings.kafka_sasl_username:
+        conf["sasl.username"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password:
+        conf["sasl.password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_ca_location:
+        conf["ssl.ca.location"] = settings.kafka_ssl_ca_location
+    conf.update(settings.kafka_config)
+    return conf
+
+
+def kafka_config(settings: Settings) -> KafkaConfig:
+    """The Kafka to talk to: the configured cluster, else the running local broker."""
+    bootstrap = settings.kafka_bootstrap
+    if not bootstrap:
+        from superstore.stack.state import read_state
+
+        state = read_state(settings.data_dir)
+        bootstrap = state.kafka_bootstrap if state else None
+    if not bootstrap:
+        raise ConfigError(
+            "no Kafka configured and no local stack is running",
+            hint="run `superstore stack up`, or set SUPERSTORE_KAFKA_BOOTSTRAP",
+        )
+    return KafkaConfig(
+        bootstrap=bootstrap,
+        topic=settings.topic,
+        dlq_topic=settings.dlq_topic,
+        partitions=settings.topic_partitions,
+        security=_security(settings),
+    )
+
+
+def pg_config(settings: Settings) -> PgConfig:
+    """The PostgreSQL to talk to: the configured DSN, else the running local server."""
+    dsn = settings.pg_dsn_value
+    if not dsn:
+        from superstore.stack.state import read_state
+
+        state = read_state(settings.data_dir)
+        dsn = state.pg_dsn if state else None
+    if not dsn:
+        raise ConfigError(
+            "no PostgreSQL configured and no local stack is running",
+            hint="run `superstore stack up`, or set SUPERSTORE_PG_DSN",
+        )
+    return PgConfig(dsn=dsn)

@@ -1,0 +1,75 @@
+"""The wire contract: one order line per Kafka message, JSON, snake_case.
+
+Key = order id, so an order's lines stay in one partition. The natural key of
+a line is (order_id, line_number), never (order_id, product_id): eight pairs
+of lines in the data set share that pair and are distinct sales. Money is an
+exact Decimal, serialised as a JSON string so no float ever touches it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["SCHEMA_VERSION", "OrderLine", "decode_line", "encode_line"]
+
+SCHEMA_VERSION = 1
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
+
+
+class OrderLine(BaseModel):
+    """One sold line of an order, as published to ``sales.lines``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: Text
+    line_number: int = Field(ge=1, description="1-based position of the line in its order.")
+    row_id: int | None = Field(None, ge=1, description="Row ID of the seed data set, if any.")
+    order_date: dt.date
+    ship_date: dt.date
+    ship_mode: Text
+    customer_id: Text
+    customer_name: Text
+    segment: Text
+    country: Text
+    city: Text
+    state: Text
+    postal_code: str | None = Field(None, max_length=20)
+    region: Text
+    product_id: Text
+    category: Text
+    sub_category: Text
+    product_name: Text
+    sales: Money = Field(ge=0)
+    quantity: int | None = Field(None, ge=1)
+    discount: Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)] | None = None
+    profit: Money | None = None
+
+    @model_validator(mode="after")
+    def _ships_after_order(self) -> OrderLine:
+        if self.ship_date < self.order_date:
+            raise ValueError(f"ship_date {self.ship_date} is before order_date {self.order_date}")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Natural key of the line, unique across the whole stream."""
+        return f"{self.order_id}#{self.line_number}"
+
+
+def encode_line(line: OrderLine) -> bytes:
+    """Serialise a line to the JSON bytes published to Kafka."""
+    return line.model_dump_json(exclude_none=False).encode()
+
+
+def decode_line(raw: bytes | None) -> OrderLine:
+    """Parse and validate a message value; raises pydantic.ValidationError or ValueError."""
+    if raw is None:
+        raise ValueError("empty message value")
+    return OrderLine.model_validate_json(raw)

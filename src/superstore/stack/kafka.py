@@ -1,0 +1,165 @@
+"""The embedded Apache Kafka broker: one KRaft node on loopback.
+
+Storage is formatted once per data directory; ports are kept across restarts
+when still free, so clients configured from `stack env` keep working.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from superstore.clients import KafkaConfig
+from superstore.errors import ConfigError, FatalError, TransientError
+from superstore.stack.state import ServiceState, free_port, port_in_use, process_alive
+from superstore.stack.tools import find_java, resolve_kafka_jars, resource_path
+
+__all__ = ["create_topics", "start_kafka", "stop_process"]
+
+Report = Callable[[str], None]
+START_TIMEOUT = 120.0
+
+
+def _ports(home: Path, wanted: int) -> tuple[int, int]:
+    """Broker and controller ports: the configured one, else last run's, else free ones."""
+    saved_path = home / "ports.json"
+    saved = json.loads(saved_path.read_text()) if saved_path.exists() else {}
+    if wanted:
+        if port_in_use(wanted):
+            raise ConfigError(
+                f"port {wanted} on 127.0.0.1 is already in use, the Kafka broker cannot bind it",
+                hint="set SUPERSTORE_KAFKA_PORT to a free port, or 0 to pick one",
+            )
+        broker = wanted
+    else:
+        broker = saved.get("broker", 0)
+        if not broker or port_in_use(broker):
+            broker = free_port()
+    controller = saved.get("controller", 0)
+    if not controller or controller == broker or port_in_use(controller):
+        controller = free_port()
+        while controller == broker:
+            controller = free_port()
+    saved_path.write_text(json.dumps({"broker": broker, "controller": controller}))
+    return broker, controller
+
+
+def _write_properties(home: Path, broker: int, controller: int) -> Path:
+    template = resource_path("server.properties.template").read_text()
+    text = (
+        template.replace("${BROKER_PORT}", str(broker))
+        .replace("${CONTROLLER_PORT}", str(controller))
+        .replace("${DATA_DIR}", str(home / "logs"))
+    )
+    path = home / "server.properties"
+    path.write_text(text)
+    return path
+
+
+def _format_storage(java: str, libs: Path, props: Path, home: Path) -> None:
+    if (home / "logs" / "meta.properties").exists():
+        return
+    cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    cmd = [
+        java, f"-Dlog4j2.configurationFile={resource_path('log4j2.properties')}",
+        "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
+        "-t", cluster_id, "-c", str(props), "--ignore-formatted",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise FatalError(f"formatting Kafka storage failed: {proc.stderr.strip()[-400:]}")
+
+
+def start_kafka(
+    home: Path, cache_dir: Path, java_home: Path | None, port: int, report: Report
+) -> ServiceState:
+    """Start the broker (resolving jars on first use) and wait until it answers."""
+    java = find_java(java_home)
+    libs, resolve_seconds = resolve_kafka_jars(cache_dir)
+    if resolve_seconds:
+        report(f"resolved Kafka jars from Maven Central in {resolve_seconds:.1f}s (cached)")
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    broker, controller = _ports(home, port)
+    props = _write_properties(home, broker, controller)
+    _format_storage(java.path, libs, props, home)
+    log_path = home / "broker.log"
+    cmd = [
+        java.path, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
+        f"-Dlog4j2.configurationFile={resource_path('log4j2.properties')}",
+        "-cp", f"{libs}/*", "kafka.Kafka", str(props),
+    ]  # fmt: skip
+    started = time.monotonic()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=home,
+        )  # fmt: skip
+    state = ServiceState(
+        pid=proc.pid, port=broker, address=f"127.0.0.1:{broker}", log=str(log_path),
+        marker=str(props), extra={"controller_port": controller},
+    )  # fmt: skip
+    config = KafkaConfig(bootstrap=state.address, topic="", dlq_topic="")
+    while True:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            raise FatalError(
+                f"Kafka broker exited with code {proc.returncode}: " + " | ".join(tail),
+                hint=f"see {log_path}",
+            )
+        try:
+            config.ping(timeout=1.0)
+            break
+        except TransientError:
+            if time.monotonic() - started > START_TIMEOUT:
+                stop_process(state.pid, state.marker)
+                raise FatalError(
+                    f"Kafka broker did not answer within {START_TIMEOUT:.0f}s",
+                    hint=f"see {log_path}",
+                ) from None
+            time.sleep(0.3)
+    report(f"Kafka broker up at {state.address} in {time.monotonic() - started:.1f}s")
+    return state
+
+
+def create_topics(config: KafkaConfig, report: Report) -> None:
+    """Create the lines topic and its dead-letter topic if they do not exist."""
+    from confluent_kafka.admin import NewTopic
+
+    admin = config.admin()
+    existing = set(admin.list_topics(timeout=10).topics)
+    wanted = [
+        NewTopic(config.topic, num_partitions=config.partitions, replication_factor=1),
+        NewTopic(config.dlq_topic, num_partitions=1, replication_factor=1),
+    ]
+    missing = [t for t in wanted if t.topic not in existing]
+    if not missing:
+        return
+    for topic, future in admin.create_topics(missing, operation_timeout=30).items():
+        try:
+            future.result()
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise TransientError(f"could not create topic {topic}: {exc}") from exc
+        report(f"created topic {topic}")
+
+
+def stop_process(pid: int, marker: str, timeout: float = 30.0) -> bool:
+    """SIGTERM our process, SIGKILL after `timeout`; False if it was not running."""
+    import psutil
+
+    if not process_alive(pid, marker):
+        return False
+    proc = psutil.Process(pid)
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    return True

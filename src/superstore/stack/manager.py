@@ -1,0 +1,141 @@
+"""`stack up | down | status | env`: the local stack's lifecycle, idempotently.
+
+Each service is either started here (recorded in the state file) or taken
+from configuration (an existing Kafka cluster or PostgreSQL DSN), in which
+case the stack never starts, stops or deletes anything for it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from superstore.clients import kafka_config, pg_config
+from superstore.errors import SuperstoreError, TransientError
+from superstore.settings import Settings
+from superstore.stack.kafka import create_topics, start_kafka, stop_process
+from superstore.stack.postgres import pg_healthy, start_postgres, stop_postgres
+from superstore.stack.state import (
+    StackState,
+    clear_state,
+    read_state,
+    stack_lock,
+    write_state,
+)
+
+__all__ = ["ServiceStatus", "stack_down", "stack_env", "stack_status", "stack_up"]
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One line of `stack status`."""
+
+    name: str
+    origin: str  # "local" or "external"
+    address: str
+    healthy: bool
+    detail: str
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def stack_up(settings: Settings, report: Report = _quiet) -> StackState:
+    """Start whatever is configured to run locally and is not running yet."""
+    with stack_lock(settings.data_dir):
+        state = read_state(settings.data_dir) or StackState()
+        if settings.kafka_bootstrap:
+            state.kafka = None
+            report(f"Kafka: using external cluster {settings.kafka_bootstrap}")
+        elif state.kafka and state.kafka.alive():
+            report(f"Kafka: already running at {state.kafka.address} (pid {state.kafka.pid})")
+        else:
+            state.kafka = start_kafka(
+                settings.data_dir / "kafka",
+                settings.cache_dir,
+                settings.java_home,
+                settings.kafka_port,
+                report,
+            )
+            write_state(settings.data_dir, state)
+        if settings.pg_dsn_value:
+            state.postgres = None
+            report("PostgreSQL: using external server from SUPERSTORE_PG_DSN")
+        elif state.postgres and state.postgres.alive():
+            report(f"PostgreSQL: already running at 127.0.0.1:{state.postgres.port}")
+        else:
+            state.postgres = start_postgres(
+                settings.data_dir / "postgres", settings.pg_port, report
+            )
+        write_state(settings.data_dir, state)
+        create_topics(kafka_config(settings), report)
+        return state
+
+
+def stack_down(settings: Settings, purge: bool = False, report: Report = _quiet) -> None:
+    """Stop exactly what `stack up` started; with `purge`, delete its data too."""
+    with stack_lock(settings.data_dir):
+        state = read_state(settings.data_dir)
+        if state and state.kafka:
+            stopped = stop_process(state.kafka.pid, state.kafka.marker)
+            report("Kafka: stopped" if stopped else "Kafka: was not running")
+        if state and state.postgres:
+            stopped = stop_postgres(state.postgres)
+            report("PostgreSQL: stopped" if stopped else "PostgreSQL: was not running")
+        if not state:
+            report("nothing to stop: no local stack recorded in " + str(settings.data_dir))
+        clear_state(settings.data_dir)
+        if purge:
+            for sub in ("kafka", "postgres"):
+                shutil.rmtree(settings.data_dir / sub, ignore_errors=True)
+            report(f"purged Kafka and PostgreSQL data under {settings.data_dir}")
+
+
+def stack_status(settings: Settings) -> list[ServiceStatus]:
+    """Health of each service, local or external."""
+    state = read_state(settings.data_dir) or StackState()
+    out: list[ServiceStatus] = []
+    try:
+        kafka = kafka_config(settings)
+        origin = "external" if settings.kafka_bootstrap else "local"
+        if origin == "local" and state.kafka and not state.kafka.alive():
+            out.append(ServiceStatus("kafka", origin, kafka.bootstrap, False, "process gone"))
+        else:
+            try:
+                brokers = kafka.ping(timeout=3.0)
+                out.append(
+                    ServiceStatus("kafka", origin, kafka.bootstrap, True, f"{brokers} broker(s)")
+                )
+            except TransientError as exc:
+                out.append(ServiceStatus("kafka", origin, kafka.bootstrap, False, str(exc)))
+    except SuperstoreError:
+        out.append(ServiceStatus("kafka", "local", "-", False, "not started"))
+    try:
+        pg = pg_config(settings)
+        origin = "external" if settings.pg_dsn_value else "local"
+        healthy = pg_healthy(pg.dsn)
+        out.append(
+            ServiceStatus(
+                "postgres", origin, pg.display, healthy, "ok" if healthy else "not answering"
+            )
+        )
+    except SuperstoreError:
+        out.append(ServiceStatus("postgres", "local", "-", False, "not started"))
+    return out
+
+
+def stack_env(settings: Settings) -> dict[str, str]:
+    """Connection settings as environment variables, for other tools and scripts."""
+    kafka = kafka_config(settings)
+    pg = pg_config(settings)
+    return {
+        "SUPERSTORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "SUPERSTORE_PG_DSN": pg.dsn,
+        "SUPERSTORE_TOPIC": kafka.topic,
+        "SUPERSTORE_DLQ_TOPIC": kafka.dlq_topic,
+        "SUPERSTORE_DATA_DIR": str(settings.data_dir.resolve()),
+    }

@@ -1,0 +1,133 @@
+"""What the local stack started, persisted under the data directory.
+
+The state file is the single record of processes this project owns, so
+`stack down` stops exactly those and nothing else, and other commands find
+the local services without extra configuration.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+__all__ = [
+    "ServiceState",
+    "StackState",
+    "clear_state",
+    "free_port",
+    "port_in_use",
+    "process_alive",
+    "read_state",
+    "stack_lock",
+    "write_state",
+]
+
+STATE_FILE = "stack.json"
+
+
+@dataclass
+class ServiceState:
+    """One process the stack started: its pid, port and a token in its command line."""
+
+    pid: int
+    port: int
+    address: str
+    log: str
+    marker: str
+    extra: dict[str, int | str] = field(default_factory=dict)
+
+    def alive(self) -> bool:
+        """True when the pid is running and is still our process (not a reused pid)."""
+        return process_alive(self.pid, self.marker)
+
+
+@dataclass
+class StackState:
+    """Services started by `stack up`; None for a service configured externally."""
+
+    kafka: ServiceState | None = None
+    postgres: ServiceState | None = None
+
+    @property
+    def kafka_bootstrap(self) -> str | None:
+        """Bootstrap servers of the local broker, if one was started."""
+        return self.kafka.address if self.kafka else None
+
+    @property
+    def pg_dsn(self) -> str | None:
+        """DSN of the local PostgreSQL, if one was started."""
+        return self.postgres.address if self.postgres else None
+
+
+def read_state(data_dir: Path) -> StackState | None:
+    """The recorded stack, or None when nothing was started here."""
+    path = data_dir / STATE_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None
+    return StackState(
+        kafka=ServiceState(**raw["kafka"]) if raw.get("kafka") else None,
+        postgres=ServiceState(**raw["postgres"]) if raw.get("postgres") else None,
+    )
+
+
+def write_state(data_dir: Path, state: StackState) -> None:
+    """Record the stack atomically (write a temp file, then rename)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2))
+    os.replace(tmp, path)
+
+
+def clear_state(data_dir: Path) -> None:
+    """Forget the stack (after everything in it stopped)."""
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+@contextmanager
+def stack_lock(data_dir: Path) -> Iterator[None]:
+    """Serialise `stack up`/`down` on one data directory across processes."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "stack.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def process_alive(pid: int, marker: str) -> bool:
+    """True if `pid` runs and its command line mentions `marker`."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return any(marker in part for part in proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    """True if something already listens on 127.0.0.1:`port`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

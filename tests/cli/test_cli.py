@@ -1,0 +1,73 @@
+"""The command line: --help everywhere, clear one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from superstore.cli.app import app
+
+
+def _all_commands() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    found: list[list[str]] = [[]]
+
+    def walk(group, prefix: list[str]) -> None:
+        for name, cmd in getattr(group, "commands", {}).items():
+            found.append([*prefix, name])
+            walk(cmd, [*prefix, name])
+
+    walk(root, [])
+    return found
+
+
+def test_every_command_is_listed() -> None:
+    names = {" ".join(c) for c in _all_commands()}
+    assert {"stack up", "stack down", "stack status", "stack env", "data fetch", "produce"} <= names
+
+
+@pytest.mark.parametrize("command", _all_commands(), ids=lambda c: " ".join(c) or "root")
+def test_help_on_every_command(bare_cli, command: list[str]) -> None:
+    result = bare_cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+    assert len(result.stdout.strip().splitlines()) > 3
+
+
+def test_missing_file(bare_cli, tmp_path: Path) -> None:
+    result = bare_cli("data", "fetch", "--from", str(tmp_path / "nope.csv"))
+    assert result.returncode == 2
+    assert "not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_wrong_csv_header(bare_cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,c\n1,2,3\n")
+    result = bare_cli("data", "fetch", "--from", str(bad))
+    assert result.returncode == 2
+    assert "missing columns" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_produce_needs_exactly_one_mode(cli) -> None:
+    result = cli("produce")
+    assert result.returncode == 2 and "exactly one of --replay or --live" in result.stderr
+    result = cli("produce", "--replay", "--live")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_bad_option_value_is_a_usage_error(bare_cli) -> None:
+    result = bare_cli("produce", "--replay", "--since", "yesterday")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_invalid_setting_is_named(bare_cli) -> None:
+    result = bare_cli("stack", "status", env={"SUPERSTORE_TIMEZONE": "Nowhere/Land"})
+    assert result.returncode == 2
+    assert "timezone" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_version(bare_cli) -> None:
+    result = bare_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("superstore ")
