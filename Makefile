@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 SS     := $(BIN)/superstore
 
-.PHONY: install system-deps demo test test-slow lint fmt down clean help
+.PHONY: install system-deps demo test test-slow bench-ingest lint fmt down clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,6 +26,7 @@ demo: install  ## start the stack, fetch the data set, stream it through Kafka, 
 	$(SS) data fetch
 	$(SS) produce --replay
 	$(SS) topic stats --expect-dataset
+	$(SS) ingest --until-idle 3
 	@echo
 	$(SS) stack status
 	@echo "stack is still running: '$(SS) stack env' prints its settings, 'make down' stops it"
@@ -37,6 +38,9 @@ test: install  ## lint, then the default test suite against a real Kafka + Postg
 
 test-slow: install  ## long fault-injection suites
 	$(BIN)/python -m pytest -m slow
+
+bench-ingest: install  ## 1M lines Kafka -> PostgreSQL vs raw COPY ceiling and a naive consumer
+	cd bench && ../$(BIN)/python ingest.py
 
 lint: install
 	$(BIN)/ruff check src tests bench

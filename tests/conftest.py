@@ -66,6 +66,21 @@ def fresh_kafka(kafka: KafkaConfig) -> KafkaConfig:
 
 
 @pytest.fixture
+def fresh_pg(pg: PgConfig) -> Iterator[PgConfig]:
+    """A new, empty database on the session server for this test, dropped afterwards."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    admin = PgConfig(make_conninfo(pg.dsn, dbname="postgres"))
+    with admin.connect(autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(pg.dsn) | {"dbname": name}
+    yield PgConfig(make_conninfo(**params))
+    with admin.connect(autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def cli_env(stack_settings: Settings) -> dict[str, str]:
     """Environment for running the CLI as a subprocess against the session stack."""
     env = dict(os.environ)

@@ -9,17 +9,64 @@ exact Decimal, serialised as a JSON string so no float ever touches it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from superstore.wire import (
+    DATE_PATTERN,
+    DISCOUNT_PATTERN,
+    MAX_INT,
+    MONEY_PATTERN,
+    NONNEG_MONEY_PATTERN,
+)
 
 __all__ = ["SCHEMA_VERSION", "OrderLine", "decode_line", "encode_line"]
 
 SCHEMA_VERSION = 1
 
+
+def _text_form(pattern: str, what: str) -> BeforeValidator:
+    """Accept Python objects as they are; on the wire, only the exact text form (or an int)."""
+    compiled = re.compile(pattern)
+
+    def check(value: object) -> object:
+        if isinstance(value, float):
+            raise ValueError(f"{what} must be a string, not a JSON float (floats lose cents)")
+        if isinstance(value, str) and not compiled.match(value):
+            raise ValueError(f"{what} must match {pattern}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _date_text(value: object) -> object:
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not re.match(DATE_PATTERN, value):
+        raise ValueError("date must be a YYYY-MM-DD string")
+    return value
+
+
 Text = Annotated[str, Field(min_length=1, max_length=200)]
-Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
+Date = Annotated[dt.date, BeforeValidator(_date_text)]
+Money = Annotated[
+    Decimal,
+    _text_form(MONEY_PATTERN, "money"),
+    Field(max_digits=18, decimal_places=4, allow_inf_nan=False),
+]
+NonNegMoney = Annotated[
+    Decimal,
+    _text_form(NONNEG_MONEY_PATTERN, "money"),
+    Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+]
+Discount = Annotated[
+    Decimal,
+    _text_form(DISCOUNT_PATTERN, "discount"),
+    Field(ge=0, le=1, max_digits=5, decimal_places=4),
+]
 
 
 class OrderLine(BaseModel):
@@ -29,10 +76,14 @@ class OrderLine(BaseModel):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     order_id: Text
-    line_number: int = Field(ge=1, description="1-based position of the line in its order.")
-    row_id: int | None = Field(None, ge=1, description="Row ID of the seed data set, if any.")
-    order_date: dt.date
-    ship_date: dt.date
+    line_number: int = Field(
+        ge=1, le=MAX_INT, description="1-based position of the line in its order."
+    )
+    row_id: int | None = Field(
+        None, ge=1, le=MAX_INT, description="Row ID of the seed data set, if any."
+    )
+    order_date: Date
+    ship_date: Date
     ship_mode: Text
     customer_id: Text
     customer_name: Text
@@ -46,9 +97,9 @@ class OrderLine(BaseModel):
     category: Text
     sub_category: Text
     product_name: Text
-    sales: Money = Field(ge=0)
-    quantity: int | None = Field(None, ge=1)
-    discount: Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)] | None = None
+    sales: NonNegMoney
+    quantity: int | None = Field(None, ge=1, le=MAX_INT)
+    discount: Discount | None = None
     profit: Money | None = None
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ import typer
 
 from superstore import __version__
 from superstore.cli import data as data_cmd
+from superstore.cli import ingest as ingest_cmd
 from superstore.cli import produce as produce_cmd
 from superstore.cli import stack as stack_cmd
 from superstore.cli import topic as topic_cmd
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(data_cmd.app, name="data")
 app.command("produce")(produce_cmd.produce)
+app.command("ingest")(ingest_cmd.ingest)
 app.add_typer(topic_cmd.app, name="topic")
 
 

@@ -1,0 +1,94 @@
+"""Shared bench helpers: a stack to run against, synthetic lines, JSON results."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from superstore.clients import KafkaConfig, PgConfig, kafka_config, pg_config
+from superstore.data import load_lines
+from superstore.messages import encode_line
+from superstore.settings import Settings, load_settings
+from superstore.stack import stack_down, stack_up
+from superstore.stack.kafka import create_topics
+
+__all__ = ["bench_stack", "fresh_database", "fresh_topic", "save_results", "synthetic_records"]
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@contextmanager
+def bench_stack(data_dir: Path) -> Iterator[Settings]:
+    """A local stack in its own data dir, stopped (and purged) at the end."""
+    settings = load_settings(data_dir=data_dir)
+    stack_up(settings, report=lambda m: print(f"  {m}"))
+    try:
+        yield settings
+    finally:
+        stack_down(settings, purge=True)
+
+
+def fresh_topic(settings: Settings, partitions: int = 3) -> KafkaConfig:
+    """A new, empty lines topic (and DLQ) on the bench broker."""
+    base = kafka_config(settings)
+    suffix = uuid.uuid4().hex[:6]
+    config = KafkaConfig(
+        base.bootstrap, f"bench{suffix}.lines", f"bench{suffix}.dlq", partitions, base.security
+    )
+    create_topics(config, report=lambda _: None)
+    return config
+
+
+def fresh_database(settings: Settings, name: str) -> PgConfig:
+    """A new empty database on the bench server."""
+    pg = pg_config(settings)
+    admin = PgConfig(make_conninfo(pg.dsn, dbname="postgres"))
+    with admin.connect(autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PgConfig(make_conninfo(**(conninfo_to_dict(pg.dsn) | {"dbname": name})))
+
+
+def synthetic_records(count: int) -> list[tuple[str, bytes]]:
+    """`count` distinct, valid lines: the seed replayed with new order ids per round."""
+    seed = [(x.order_id, encode_line(x)) for x in load_lines()]
+    out: list[tuple[str, bytes]] = []
+    round_no = 0
+    while len(out) < count:
+        for order_id, raw in seed:
+            new_id = f"{order_id}-R{round_no}"
+            out.append(
+                (
+                    new_id,
+                    raw.replace(
+                        f'"order_id":"{order_id}"'.encode(), f'"order_id":"{new_id}"'.encode(), 1
+                    ),
+                )
+            )
+            if len(out) == count:
+                break
+        round_no += 1
+    return out
+
+
+def save_results(name: str, results: dict) -> Path:
+    """Print and save results as JSON under bench/results/."""
+    RESULTS.mkdir(exist_ok=True)
+    results = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        **results,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(json.dumps(results, indent=2, default=str))
+    print(f"saved {path}")
+    return path

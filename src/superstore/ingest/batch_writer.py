@@ -1,0 +1,165 @@
+"""The writer side of ingestion: one batch, one transaction, retried until it lands.
+
+Runs in the ingest's writer thread and owns the PostgreSQL connection and the
+dead-letter producer. Converts driver errors into three outcomes so the loop
+decides in one place: committed, fenced (drop and re-seek), or stopped.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import psycopg
+
+from superstore.clients import KafkaConfig, PgConfig
+from superstore.errors import TransientError
+from superstore.ingest.dlq import DeadLetters
+from superstore.ingest.writer import Batch, FencedError, Reject, find_refused, write_batch
+
+__all__ = ["BatchWriter", "IngestStats", "Outcome", "retry_pg"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, TransientError)
+
+
+class Outcome(enum.Enum):
+    """What happened to a batch."""
+
+    COMMITTED = "committed"
+    FENCED = "fenced"
+    STOPPED = "stopped"
+
+
+@dataclass
+class IngestStats:
+    """Counters of one run, reported at the end and periodically."""
+
+    messages: int = 0
+    lines: int = 0
+    rejected: int = 0
+    batches: int = 0
+    retries: int = 0
+    fenced: int = 0
+    started: float = field(default_factory=time.monotonic)
+    first_assigned: float | None = None  # monotonic time partitions first arrived
+
+    @property
+    def rate(self) -> float:
+        """Messages per second since start."""
+        elapsed = time.monotonic() - self.started
+        return self.messages / elapsed if elapsed > 0 else 0.0
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def retry_pg(
+    action: Callable[[], T], stop: threading.Event, stats: IngestStats, max_backoff: float
+) -> T:
+    """Run `action`, retrying with backoff while PostgreSQL is unavailable."""
+    backoff = 0.5
+    while True:
+        try:
+            return action()
+        except _TRANSIENT as exc:
+            if stop.is_set():
+                raise TransientError("stopped while waiting for PostgreSQL") from exc
+            stats.retries += 1
+            log.warning("PostgreSQL unavailable (%s); retrying in %.1fs", _short(exc), backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)
+
+
+class BatchWriter:
+    """Writes batches for one consumer group; not shared between threads."""
+
+    def __init__(
+        self,
+        kafka: KafkaConfig,
+        pg: PgConfig,
+        group_id: str,
+        stop: threading.Event,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.pg = pg
+        self.group_id = group_id
+        self.stop = stop
+        self.max_backoff = max_backoff
+        self.stats = IngestStats()
+        self._dlq = DeadLetters(kafka)
+        self._conn: psycopg.Connection | None = None
+
+    def write(self, batch: Batch) -> Outcome:
+        """Commit the batch, its rejects and offsets; retry transient failures until stopped."""
+        backoff = 0.5
+        while True:
+            try:
+                self._dlq.send(batch.rejects)
+                written = write_batch(self._connection(), self.group_id, batch)
+            except FencedError as exc:
+                log.warning("%s; dropping the batch and re-seeking", exc)
+                self.stats.fenced += 1
+                self._reset()
+                return Outcome.FENCED
+            except (psycopg.IntegrityError, psycopg.DataError) as exc:
+                log.warning("PostgreSQL refused the batch (%s); isolating bad lines", _short(exc))
+                self._reset()
+                batch = self._without_refused(batch)
+                continue
+            except _TRANSIENT as exc:
+                self.stats.retries += 1
+                log.warning(
+                    "write failed (%s); nothing committed, retrying in %.1fs", _short(exc), backoff
+                )
+                self._reset()
+                if self.stop.wait(backoff):
+                    return Outcome.STOPPED
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            self.stats.lines += written
+            self.stats.rejected += len(batch.rejects)
+            self.stats.batches += 1
+            return Outcome.COMMITTED
+
+    def _without_refused(self, batch: Batch) -> Batch:
+        refused = retry_pg(
+            lambda: find_refused(self._connection(), batch.deduplicated()),
+            self.stop, self.stats, self.max_backoff,
+        )  # fmt: skip
+        rejects = list(batch.rejects)
+        for staged in batch.deduplicated():
+            if staged.key in refused:
+                reason = f"refused by PostgreSQL: {refused[staged.key]}"
+                raw = staged.payload.encode()
+                key = str(staged.doc["order_id"]).encode()
+                rejects.append(
+                    Reject(staged.topic, staged.partition, staged.offset, key, raw, reason)
+                )
+        good = [x for x in batch.lines if x.key not in refused]
+        return Batch(lines=good, rejects=rejects, offsets=batch.offsets)
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.pg.connect(autocommit=True)  # transactions are explicit
+        return self._conn
+
+    def _reset(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def close(self) -> None:
+        """Flush dead letters and close the connection."""
+        self._dlq.close()
+        self._reset()

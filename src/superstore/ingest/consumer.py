@@ -1,0 +1,287 @@
+"""The ingest loop: consume a batch, validate, write batch + offsets in one transaction.
+
+Exactly-once comes from PostgreSQL, not Kafka: the next offset of every
+partition is stored with the lines it covers, and on assignment the consumer
+seeks to those stored offsets. Kafka's committed offsets are updated too, but
+only as a courtesy for lag monitoring; they are never read back.
+
+Throughput: decoding batch N+1 (Python) overlaps with writing batch N
+(PostgreSQL, in a writer thread). At most one batch is in flight; it is
+finished before the next is submitted and before partitions are revoked.
+
+Failure handling, decided in one place (`BatchWriter.write`):
+- PostgreSQL unreachable or failing transiently: nothing is committed; the
+  writer retries the same batch with backoff until PostgreSQL answers.
+  Nothing is skipped, nothing is read past it.
+- A row PostgreSQL refuses (constraint, data error): bisection finds it; it
+  goes to the dead-letter topic and table; the rest of the batch is written.
+- Fenced (another consumer owns the partition now): the batch is dropped and
+  the consumer re-seeks from the stored offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from pydantic import ValidationError
+
+from superstore.clients import KafkaConfig, PgConfig
+from superstore.errors import FatalError
+from superstore.ingest.batch_writer import BatchWriter, IngestStats, Outcome, retry_pg
+from superstore.ingest.dlq import describe_validation_error
+from superstore.ingest.migrate import migrate
+from superstore.ingest.writer import Batch, Reject, StagedLine, read_offsets
+from superstore.wire import WireError, decode_wire
+
+__all__ = ["IngestOptions", "IngestStats", "Ingestor"]
+
+log = logging.getLogger(__name__)
+ASSIGN_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How the loop runs; the defaults suit a long-running service."""
+
+    group_id: str = "superstore-ingest"
+    batch_size: int = 20_000
+    batch_timeout: float = 0.2
+    until_idle: float | None = None
+    max_lines: int | None = None
+    progress_every: float = 5.0
+    max_backoff: float = 30.0
+
+
+@dataclass
+class _InFlight:
+    future: Future[Outcome]
+    batch: Batch
+    consumed: int
+
+
+class Ingestor:
+    """One consumer-group member; several processes with one group share partitions."""
+
+    def __init__(
+        self,
+        kafka: KafkaConfig,
+        pg: PgConfig,
+        options: IngestOptions | None = None,
+        on_batch: Callable[[IngestStats], None] | None = None,
+    ) -> None:
+        self.kafka = kafka
+        self.pg = pg
+        self.options = options or IngestOptions()
+        self.stop_event = threading.Event()
+        self.writer = BatchWriter(kafka, pg, self.options.group_id, self.stop_event)
+        self.stats = self.writer.stats
+        self._on_batch = on_batch
+        self._consumer: Consumer | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        self._in_flight: _InFlight | None = None
+        # Committed next offset per owned partition (None = nothing stored yet),
+        # and the position after the last batch handed to the writer.
+        self._stored: dict[int, int | None] = {}
+        self._position: dict[int, int | None] = {}
+        self._assigned_at = 0.0
+
+    # -- lifecycle -------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGINT/SIGTERM finish the current batch, then stop cleanly."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop_event.set())
+
+    def run(self) -> IngestStats:
+        """Consume until stopped, idle for `until_idle`, or `max_lines` reached."""
+        retry_pg(lambda: migrate(self.pg), self.stop_event, self.stats, self.options.max_backoff)
+        self._consumer = self.kafka.consumer(
+            self.options.group_id,
+            **{
+                "partition.assignment.strategy": "range",
+                "max.poll.interval.ms": 600_000,
+                # A crashed member's partitions move after 10 s instead of 45 s.
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 1_000,
+            },
+        )
+        self._consumer.subscribe(
+            [self.kafka.topic], on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        last_data = last_report = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                messages = self._keep_data(
+                    self._consumer.consume(self.options.batch_size, self.options.batch_timeout)
+                )
+                now = time.monotonic()
+                last_data = max(last_data, self._assigned_at)  # idle counts from assignment
+                if messages:
+                    last_data = now
+                    self._submit(self._build(messages), len(messages))
+                else:
+                    self._finish()
+                    if self._idle_enough(now, last_data):
+                        log.info("topic idle for %.1fs, stopping", now - last_data)
+                        break
+                if now - last_report >= self.options.progress_every:
+                    last_report = now
+                    self._report()
+                limit = self.options.max_lines
+                if limit is not None and self.stats.messages >= limit:
+                    break
+            self._finish()
+        finally:
+            self._close()
+        self._report(final=True)
+        return self.stats
+
+    def _idle_enough(self, now: float, last_data: float) -> bool:
+        """--until-idle: quiet that long since the last data (or since assignment).
+
+        Before the first assignment the group may still be forming (a new
+        broker creates its offsets topic first), so wait up to ASSIGN_WAIT.
+        """
+        idle = self.options.until_idle
+        if idle is None:
+            return False
+        if not self._assigned_at and now - self.stats.started < max(idle, ASSIGN_WAIT):
+            return False
+        return now - last_data >= idle
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+        self._pool.shutdown(wait=True)
+        self.writer.close()
+
+    def _report(self, final: bool = False) -> None:
+        s = self.stats
+        log.info(
+            "%s%d messages (%d lines, %d rejected) in %d batches, %.0f msg/s, %d retries",
+            "done: " if final else "",
+            s.messages, s.lines, s.rejected, s.batches, s.rate, s.retries,
+        )  # fmt: skip
+
+    # -- rebalancing -----------------------------------------------------
+    def _read_stored(self, partitions: list[int]) -> dict[int, int]:
+        def read() -> dict[int, int]:
+            with self.pg.connect(autocommit=True) as conn:
+                return read_offsets(conn, self.options.group_id, self.kafka.topic, partitions)
+
+        return retry_pg(read, self.stop_event, self.stats, self.options.max_backoff)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        ids = [tp.partition for tp in partitions]
+        stored = self._read_stored(ids)
+        for tp in partitions:
+            tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
+            self._stored[tp.partition] = self._position[tp.partition] = stored.get(tp.partition)
+        consumer.assign(partitions)
+        self._assigned_at = time.monotonic()
+        if self.stats.first_assigned is None:
+            self.stats.first_assigned = self._assigned_at
+        log.info("assigned %s from stored offsets %s", ids, stored or "(none: from the beginning)")
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._finish()  # commit (or drop) the batch in flight before giving partitions away
+        for tp in partitions:
+            self._stored.pop(tp.partition, None)
+            self._position.pop(tp.partition, None)
+        consumer.unassign()
+        log.info("revoked %s", [tp.partition for tp in partitions])
+
+    # -- batches ---------------------------------------------------------
+    def _keep_data(self, messages: list[Message]) -> list[Message]:
+        kept = []
+        for msg in messages:
+            err = msg.error()
+            if err is None:
+                kept.append(msg)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                continue
+            elif err.fatal():
+                raise FatalError(f"Kafka consumer failed: {err.str()}")
+            else:
+                log.warning("Kafka: %s (retrying)", err.str())
+        return kept
+
+    def _build(self, messages: list[Message]) -> Batch:
+        """Decode and validate; offsets expect the position after the previous batch."""
+        batch = Batch()
+        topic = self.kafka.topic
+        for msg in messages:
+            partition, offset, raw = msg.partition(), msg.offset(), msg.value()
+            try:
+                doc = decode_wire(raw)
+            except ValidationError as exc:
+                reason = describe_validation_error(exc)
+                batch.rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
+            except WireError as exc:
+                batch.rejects.append(Reject(topic, partition, offset, msg.key(), raw, str(exc)))
+            except ValueError as exc:
+                reason = f"undecodable: {exc}"
+                batch.rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
+            else:
+                batch.lines.append(StagedLine(doc, raw.decode(), topic, partition, offset))
+            key = (topic, partition)
+            expected = (
+                batch.offsets[key][0] if key in batch.offsets else self._position.get(partition)
+            )
+            batch.offsets[key] = (expected, offset + 1)
+        return batch
+
+    def _submit(self, batch: Batch, consumed: int) -> None:
+        if not self._finish():
+            return  # the previous batch was dropped and we rewound: this one is stale too
+        for (_, partition), (_, new) in batch.offsets.items():
+            self._position[partition] = new
+        future = self._pool.submit(self.writer.write, batch)
+        self._in_flight = _InFlight(future, batch, consumed)
+
+    def _finish(self) -> bool:
+        """Wait for the batch in flight; True if it committed (or there was none)."""
+        flight, self._in_flight = self._in_flight, None
+        if flight is None:
+            return True
+        outcome = flight.future.result()
+        if outcome is Outcome.COMMITTED:
+            for (_, partition), (_, new) in flight.batch.offsets.items():
+                if partition in self._stored:
+                    self._stored[partition] = new
+            self.stats.messages += flight.consumed
+            self._commit_to_kafka(flight.batch)
+            if self._on_batch:
+                self._on_batch(self.stats)
+            return True
+        self._rewind()
+        return False
+
+    def _rewind(self) -> None:
+        """Seek every owned partition back to its stored offset, dropping in-flight data."""
+        assert self._consumer is not None
+        owned = sorted(self._stored)
+        stored = self._read_stored(owned) if owned else {}
+        for partition in owned:
+            target = stored.get(partition, OFFSET_BEGINNING)
+            self._stored[partition] = self._position[partition] = stored.get(partition)
+            try:
+                self._consumer.seek(TopicPartition(self.kafka.topic, partition, target))
+            except Exception as exc:  # not yet fetching: assign() position is used instead
+                log.debug("seek %s -> %s failed: %s", partition, target, exc)
+        log.info("rewound partitions %s to stored offsets %s", owned, stored)
+
+    def _commit_to_kafka(self, batch: Batch) -> None:
+        assert self._consumer is not None
+        offsets = [TopicPartition(t, p, new) for (t, p), (_, new) in batch.offsets.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+        except Exception as exc:  # courtesy commit for lag metrics only
+            log.debug("courtesy offset commit to Kafka failed: %s", exc)

@@ -1,0 +1,292 @@
+"""Writing a batch of lines, its rejects and its offsets in ONE PostgreSQL transaction.
+
+Fast path: COPY the batch into a temporary staging table, then set-based
+INSERT ... ON CONFLICT into customers, products, orders and order_lines. The
+line key is (order_id, line_number), so a replayed line replaces itself and
+never adds its sales twice. Offsets are fenced: a batch only commits if the
+stored offset of each partition is still the one this consumer started from,
+so a consumer that lost its partitions in a rebalance cannot overwrite the
+new owner's progress.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from superstore.errors import SuperstoreError
+from superstore.messages import OrderLine
+from superstore.wire import line_key
+
+__all__ = [
+    "STAGE_COLUMNS",
+    "Batch",
+    "FencedError",
+    "Reject",
+    "StagedLine",
+    "find_refused",
+    "read_offsets",
+    "write_batch",
+]
+
+NOTIFY_CHANNEL = "sales_lines"
+
+STAGE_COLUMNS = (
+    "order_id", "line_number", "row_id", "order_date", "ship_date", "ship_mode",
+    "customer_id", "customer_name", "segment", "country", "city", "state", "postal_code",
+    "region", "product_id", "category", "sub_category", "product_name", "sales",
+    "quantity", "discount", "profit", "src_topic", "src_partition", "src_offset",
+)  # fmt: skip
+
+_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS stage_lines (
+    order_id text, line_number integer, row_id integer, order_date date, ship_date date,
+    ship_mode text, customer_id text, customer_name text, segment text, country text,
+    city text, state text, postal_code text, region text, product_id text, category text,
+    sub_category text, product_name text, sales numeric(18,4), quantity integer,
+    discount numeric(6,4), profit numeric(18,4), src_topic text, src_partition integer,
+    src_offset bigint
+) ON COMMIT DELETE ROWS
+"""
+
+# Order of statements matters: parents before children (foreign keys).
+_UPSERTS = (
+    """INSERT INTO customers (customer_id, customer_name, segment)
+       SELECT DISTINCT ON (customer_id) customer_id, customer_name, segment
+       FROM stage_lines ORDER BY customer_id, src_partition DESC, src_offset DESC
+       ON CONFLICT (customer_id) DO UPDATE
+       SET customer_name = EXCLUDED.customer_name, segment = EXCLUDED.segment, updated_at = now()
+       WHERE (customers.customer_name, customers.segment)
+             IS DISTINCT FROM (EXCLUDED.customer_name, EXCLUDED.segment)""",
+    """INSERT INTO products (product_id, product_name, category, sub_category, first_order_date)
+       SELECT product_id, product_name, min(category), min(sub_category), min(order_date)
+       FROM stage_lines GROUP BY product_id, product_name
+       ON CONFLICT (product_id, product_name) DO UPDATE
+       SET first_order_date = LEAST(products.first_order_date, EXCLUDED.first_order_date)
+       WHERE EXCLUDED.first_order_date < products.first_order_date""",
+    """INSERT INTO orders (order_id, order_date, ship_date, ship_mode, customer_id, country,
+                           city, state, postal_code, region)
+       SELECT DISTINCT ON (order_id) order_id, order_date, ship_date, ship_mode, customer_id,
+              country, city, state, postal_code, region
+       FROM stage_lines ORDER BY order_id, src_offset DESC
+       ON CONFLICT (order_id) DO UPDATE
+       SET order_date = EXCLUDED.order_date, ship_date = EXCLUDED.ship_date,
+           ship_mode = EXCLUDED.ship_mode, customer_id = EXCLUDED.customer_id,
+           country = EXCLUDED.country, city = EXCLUDED.city, state = EXCLUDED.state,
+           postal_code = EXCLUDED.postal_code, region = EXCLUDED.region, updated_at = now()
+       WHERE (orders.order_date, orders.ship_date, orders.ship_mode, orders.customer_id,
+              orders.country, orders.city, orders.state, orders.postal_code, orders.region)
+             IS DISTINCT FROM
+             (EXCLUDED.order_date, EXCLUDED.ship_date, EXCLUDED.ship_mode, EXCLUDED.customer_id,
+              EXCLUDED.country, EXCLUDED.city, EXCLUDED.state, EXCLUDED.postal_code,
+              EXCLUDED.region)""",
+    """INSERT INTO order_lines (order_id, line_number, row_id, product_id, product_name, sales,
+                                quantity, discount, profit, src_topic, src_partition, src_offset)
+       SELECT order_id, line_number, row_id, product_id, product_name, sales, quantity,
+              discount, profit, src_topic, src_partition, src_offset
+       FROM stage_lines
+       ON CONFLICT (order_id, line_number) DO UPDATE
+       SET row_id = EXCLUDED.row_id, product_id = EXCLUDED.product_id,
+           product_name = EXCLUDED.product_name, sales = EXCLUDED.sales,
+           quantity = EXCLUDED.quantity, discount = EXCLUDED.discount, profit = EXCLUDED.profit,
+           src_topic = EXCLUDED.src_topic, src_partition = EXCLUDED.src_partition,
+           src_offset = EXCLUDED.src_offset, ingested_at = now()
+       WHERE (order_lines.row_id, order_lines.product_id, order_lines.product_name,
+              order_lines.sales, order_lines.quantity, order_lines.discount, order_lines.profit)
+             IS DISTINCT FROM
+             (EXCLUDED.row_id, EXCLUDED.product_id, EXCLUDED.product_name, EXCLUDED.sales,
+              EXCLUDED.quantity, EXCLUDED.discount, EXCLUDED.profit)""",
+)
+
+
+class FencedError(SuperstoreError):
+    """Another consumer moved this partition's offset: our batch is stale, drop it."""
+
+
+@dataclass(frozen=True)
+class StagedLine:
+    """A valid line (wire fields: money and dates as text) and its Kafka coordinates."""
+
+    doc: dict[str, Any]
+    payload: str  # the validated JSON text, typed by PostgreSQL on staging
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def key(self) -> str:
+        """Natural key (order_id, line_number), as `OrderLine.key`."""
+        return line_key(self.doc)
+
+    @classmethod
+    def from_line(cls, line: OrderLine, topic: str, partition: int, offset: int) -> StagedLine:
+        """Stage a validated model (loaders, tests) exactly as the wire decoder would."""
+        payload = line.model_dump_json()
+        return cls(json.loads(payload), payload, topic, partition, offset)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A message that cannot be ingested, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    raw: bytes | None
+    reason: str
+
+
+@dataclass
+class Batch:
+    """What one transaction writes: lines, rejects, and per-partition offset moves.
+
+    `offsets` maps (topic, partition) to (expected stored next_offset or None when
+    nothing is stored yet, new next_offset).
+    """
+
+    lines: list[StagedLine] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    offsets: dict[tuple[str, int], tuple[int | None, int]] = field(default_factory=dict)
+
+    def deduplicated(self) -> list[StagedLine]:
+        """One staged line per key, the latest offset winning (a batch may hold replays)."""
+        latest: dict[str, StagedLine] = {}
+        for staged in self.lines:
+            latest[staged.key] = staged
+        return list(latest.values())
+
+
+_LINE_FIELDS = STAGE_COLUMNS[:-3]
+
+
+def stage(conn: psycopg.Connection, lines: Iterable[StagedLine]) -> int:
+    """COPY lines into the session's staging table (inside the current transaction).
+
+    Values are the wire's text (money, dates) and ints; PostgreSQL types them.
+    Measured: 3.7 us per line, against 6.5 us for COPY of a jsonb column plus
+    jsonb_populate_record on the server.
+    """
+    conn.execute(_STAGE_DDL)
+    count = 0
+    with conn.cursor().copy(f"COPY stage_lines ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+        for staged in lines:
+            doc = staged.doc
+            copy.write_row(
+                (*[doc[n] for n in _LINE_FIELDS], staged.topic, staged.partition, staged.offset)
+            )
+            count += 1
+    return count
+
+
+def upsert_staged(conn: psycopg.Connection) -> None:
+    """Move the staging table into the OLTP tables, idempotently."""
+    for sql in _UPSERTS:
+        conn.execute(sql)
+
+
+def _move_offsets(conn: psycopg.Connection, group_id: str, batch: Batch) -> None:
+    for (topic, partition), (expected, new) in sorted(batch.offsets.items()):
+        row = conn.execute(
+            """INSERT INTO ingest_offsets (group_id, topic, partition, next_offset)
+               VALUES (%(g)s, %(t)s, %(p)s, %(n)s)
+               ON CONFLICT (group_id, topic, partition) DO UPDATE
+               SET next_offset = EXCLUDED.next_offset, updated_at = now()
+               WHERE ingest_offsets.next_offset = %(e)s
+               RETURNING next_offset""",
+            {
+                "g": group_id,
+                "t": topic,
+                "p": partition,
+                "n": new,
+                "e": -1 if expected is None else expected,
+            },
+        ).fetchone()
+        if row is None:
+            raise FencedError(
+                f"offset of {topic}[{partition}] moved under us (expected {expected}); "
+                "another consumer owns it now"
+            )
+
+
+def _insert_rejects(conn: psycopg.Connection, rejects: Sequence[Reject]) -> None:
+    if not rejects:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO rejected_lines (topic, partition, "offset", msg_key, raw, reason)
+               VALUES (%s, %s, %s, %s, %s, %s)
+               ON CONFLICT (topic, partition, "offset") DO NOTHING""",
+            [(r.topic, r.partition, r.offset, r.key, r.raw, r.reason) for r in rejects],
+        )
+
+
+def write_batch(conn: psycopg.Connection, group_id: str, batch: Batch) -> int:
+    """Write lines, rejects and offsets atomically; returns the number of lines staged.
+
+    Raises FencedError (nothing written) when another consumer owns a partition,
+    and lets psycopg errors propagate for the caller to classify.
+    """
+    lines = batch.deduplicated()
+    with conn.transaction():
+        staged = stage(conn, lines) if lines else 0
+        if staged:
+            upsert_staged(conn)
+        _insert_rejects(conn, batch.rejects)
+        _move_offsets(conn, group_id, batch)
+        if staged or batch.rejects:
+            payload = json.dumps({"lines": staged, "rejects": len(batch.rejects)})
+            conn.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, payload])
+    return staged
+
+
+def read_offsets(
+    conn: psycopg.Connection, group_id: str, topic: str, partitions: Iterable[int]
+) -> dict[int, int]:
+    """Stored next offsets for the given partitions (absent = nothing stored yet)."""
+    rows = conn.execute(
+        "SELECT partition, next_offset FROM ingest_offsets"
+        " WHERE group_id = %s AND topic = %s AND partition = ANY(%s)",
+        [group_id, topic, list(partitions)],
+    ).fetchall()
+    return {int(p): int(o) for p, o in rows}
+
+
+class _Probe(Exception):
+    """Raised to roll back a probe transaction that succeeded."""
+
+
+def _probe(conn: psycopg.Connection, lines: Sequence[StagedLine]) -> str | None:
+    """Would PostgreSQL accept these lines? Always rolled back; returns its refusal or None."""
+    try:
+        with conn.transaction():
+            stage(conn, lines)
+            upsert_staged(conn)
+            raise _Probe()
+    except _Probe:
+        return None
+    except (psycopg.IntegrityError, psycopg.DataError) as exc:
+        return str(exc).strip().splitlines()[0][:200]
+
+
+def find_refused(conn: psycopg.Connection, lines: Sequence[StagedLine]) -> dict[str, str]:
+    """Keys of the lines PostgreSQL refuses, with its reason, by bisection.
+
+    Costs O(bad x log n) rolled-back probes instead of one per line.
+    """
+    refused: dict[str, str] = {}
+    pending = [list(lines)]
+    while pending:
+        part = pending.pop()
+        error = _probe(conn, part)
+        if error is None:
+            continue
+        if len(part) == 1:
+            refused[part[0].key] = error
+        else:
+            pending += [part[: len(part) // 2], part[len(part) // 2 :]]
+    return refused
