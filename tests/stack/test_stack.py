@@ -110,3 +110,12 @@ def test_status_without_stack_exits_non_zero(bare_cli) -> None:
     result = bare_cli("stack", "status")
     assert result.returncode == 1
     assert "not started" in result.stdout
+
+
+def test_data_dir_is_private(stack_settings: Settings) -> None:
+    import stat
+
+    mode = stack_settings.data_dir.stat().st_mode
+    assert mode & (stat.S_IRWXG | stat.S_IRWXO) & ~(stat.S_IXGRP | stat.S_IXOTH) == 0, oct(mode)
+    state_mode = (stack_settings.data_dir / "stack.json").stat().st_mode
+    assert state_mode & 0o077 == 0, oct(state_mode)

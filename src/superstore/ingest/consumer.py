@@ -38,6 +38,7 @@ from superstore.ingest.batch_writer import BatchWriter, IngestStats, Outcome, re
 from superstore.ingest.dlq import describe_validation_error
 from superstore.ingest.migrate import migrate
 from superstore.ingest.writer import Batch, Reject, StagedLine, read_offsets
+from superstore.ops import metrics
 from superstore.wire import WireError, decode_wire
 
 __all__ = ["IngestOptions", "IngestStats", "Ingestor"]
@@ -64,6 +65,7 @@ class _InFlight:
     future: Future[Outcome]
     batch: Batch
     consumed: int
+    submitted: float
 
 
 class Ingestor:
@@ -244,20 +246,28 @@ class Ingestor:
         for (_, partition), (_, new) in batch.offsets.items():
             self._position[partition] = new
         future = self._pool.submit(self.writer.write, batch)
-        self._in_flight = _InFlight(future, batch, consumed)
+        self._in_flight = _InFlight(future, batch, consumed, time.monotonic())
 
     def _finish(self) -> bool:
         """Wait for the batch in flight; True if it committed (or there was none)."""
         flight, self._in_flight = self._in_flight, None
         if flight is None:
             return True
+        lines_before, rejected_before = self.stats.lines, self.stats.rejected
         outcome = flight.future.result()
         if outcome is Outcome.COMMITTED:
+            metrics.observe_batch(
+                flight.consumed,
+                self.stats.lines - lines_before,
+                self.stats.rejected - rejected_before,
+                time.monotonic() - flight.submitted,
+            )
             for (_, partition), (_, new) in flight.batch.offsets.items():
                 if partition in self._stored:
                     self._stored[partition] = new
             self.stats.messages += flight.consumed
             self._commit_to_kafka(flight.batch)
+            self._report_lag()
             if self._on_batch:
                 self._on_batch(self.stats)
             return True
@@ -277,6 +287,20 @@ class Ingestor:
             except Exception as exc:  # not yet fetching: assign() position is used instead
                 log.debug("seek %s -> %s failed: %s", partition, target, exc)
         log.info("rewound partitions %s to stored offsets %s", owned, stored)
+
+    def _report_lag(self) -> None:
+        """Messages between the committed position and the end, per owned partition."""
+        assert self._consumer is not None
+        lag = {}
+        for partition, position in self._stored.items():
+            tp = TopicPartition(self.kafka.topic, partition)
+            try:
+                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            except Exception:  # watermarks not known yet
+                continue
+            if high >= 0:
+                lag[partition] = max(high - (position or 0), 0)
+        metrics.set_lag(lag)
 
     def _commit_to_kafka(self, batch: Batch) -> None:
         assert self._consumer is not None

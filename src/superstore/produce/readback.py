@@ -10,16 +10,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from confluent_kafka import Message
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig
 from superstore.errors import TransientError
 from superstore.messages import decode_line
 
-__all__ = ["TopicSummary", "read_topic"]
+__all__ = ["TopicSummary", "read_topic", "scan_topic"]
 
 
 @dataclass
@@ -35,20 +37,25 @@ class TopicSummary:
     invalid_reasons: Counter[str] = field(default_factory=Counter)
 
 
-def read_topic(
-    config: KafkaConfig, topic: str | None = None, timeout: float = 60.0
-) -> TopicSummary:
-    """Consume every partition of `topic` up to its end offset, without committing anything."""
+def scan_topic(
+    config: KafkaConfig,
+    topic: str,
+    visit: Callable[[bytes | None], None],
+    timeout: float = 60.0,
+    on_message: Callable[[Message], None] | None = None,
+) -> int:
+    """Call `visit(value)` for every message from offset 0 to the end seen at the start.
+
+    Returns the number of messages. Commits nothing (a throwaway group id).
+    """
     from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-    topic = topic or config.topic
     consumer = config.consumer(f"superstore-readback-{uuid.uuid4().hex[:8]}")
-    summary = TopicSummary()
-    seen: dict[str, Decimal] = {}
+    count = 0
     try:
         meta = consumer.list_topics(topic, timeout=10)
-        if meta.topics[topic].error is not None:
-            raise TransientError(f"topic {topic} is not readable: {meta.topics[topic].error}")
+        if topic not in meta.topics or meta.topics[topic].error is not None:
+            raise TransientError(f"topic {topic} is not readable")
         ends: dict[int, int] = {}
         for pid in meta.topics[topic].partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, pid), timeout=10)
@@ -63,22 +70,40 @@ def read_topic(
                 pid, offset = msg.partition(), msg.offset()
                 if pid not in ends or offset >= ends[pid]:
                     continue
-                summary.messages += 1
-                try:
-                    line = decode_line(msg.value())
-                except (ValidationError, ValueError) as exc:
-                    summary.invalid += 1
-                    summary.invalid_reasons[type(exc).__name__] += 1
-                else:
-                    summary.valid += 1
-                    seen[line.key] = line.sales
-                    summary.partitions_by_order.setdefault(line.order_id, set()).add(pid)
+                count += 1
+                visit(msg.value())
+                if on_message:
+                    on_message(msg)
                 if offset + 1 >= ends[pid]:
                     del ends[pid]
         if ends:
             raise TransientError(f"timed out reading {topic}: partitions {sorted(ends)} unfinished")
     finally:
         consumer.close()
+    return count
+
+
+def read_topic(
+    config: KafkaConfig, topic: str | None = None, timeout: float = 60.0
+) -> TopicSummary:
+    """Summarise every message of `topic` (default: the lines topic), exactly."""
+    summary = TopicSummary()
+    seen: dict[str, Decimal] = {}
+
+    def visit_message(msg: Message) -> None:
+        try:
+            line = decode_line(msg.value())
+        except (ValidationError, ValueError) as exc:
+            summary.invalid += 1
+            summary.invalid_reasons[type(exc).__name__] += 1
+            return
+        summary.valid += 1
+        seen[line.key] = line.sales
+        summary.partitions_by_order.setdefault(line.order_id, set()).add(msg.partition())
+
+    summary.messages = scan_topic(
+        config, topic or config.topic, lambda _: None, timeout, on_message=visit_message
+    )
     summary.distinct_lines = len(seen)
     summary.sales_sum = sum(seen.values(), Decimal(0))
     return summary

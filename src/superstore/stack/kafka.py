@@ -64,11 +64,13 @@ def _write_properties(home: Path, broker: int, controller: int) -> Path:
 def _format_storage(java: str, libs: Path, props: Path, home: Path) -> None:
     if (home / "logs" / "meta.properties").exists():
         return
+    # "=" form: a random id may start with "-", which would parse as an option.
+    # "--cluster-id=" form: a random id may start with "-", which would parse as an option.
     cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
     cmd = [
         java, f"-Dlog4j2.configurationFile={resource_path('log4j2.properties')}",
         "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-        "-t", cluster_id, "-c", str(props), "--ignore-formatted",
+        f"--cluster-id={cluster_id}", "-c", str(props), "--ignore-formatted",
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

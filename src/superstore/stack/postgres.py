@@ -58,10 +58,24 @@ def _prepare_dirs(home: Path) -> None:
     pgs = _pgserver()
     _run_as()  # creates the system user on first use
     entry = pwd.getpwnam(_SYSTEM_USER)
-    pgs.utils.ensure_prefix_permissions(home)
+    _allow_traverse(home)  # search permission only: the data dir stays unreadable to others
     pgs.utils.ensure_prefix_permissions(pgs._commands.POSTGRES_BIN_PATH)
     for path in [home, *home.rglob("*")]:
         os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _allow_traverse(path: Path) -> None:
+    """Let the server's system user reach `path` (x on each parent), without read access.
+
+    Group x too: subprocess(user=...) keeps root's group, so group bits apply.
+    """
+    import stat
+
+    needed = stat.S_IXOTH | stat.S_IXGRP
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if mode & needed != needed:
+            parent.chmod(mode | needed)
 
 
 def _pg(args: list[str], what: str, timeout: float = 60) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "ServiceState",
     "StackState",
     "clear_state",
+    "ensure_private_dir",
     "free_port",
     "port_in_use",
     "process_alive",
@@ -82,12 +83,20 @@ def read_state(data_dir: Path) -> StackState | None:
     )
 
 
+def ensure_private_dir(data_dir: Path) -> None:
+    """Create the data dir readable by its owner only (it holds DSNs, data, logs)."""
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=0o700)
+        data_dir.chmod(0o700)  # mkdir's mode is filtered by the umask
+
+
 def write_state(data_dir: Path, state: StackState) -> None:
     """Record the stack atomically (write a temp file, then rename)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     path = data_dir / STATE_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(state), indent=2))
+    tmp.chmod(0o600)  # holds connection strings
     os.replace(tmp, path)
 
 
@@ -99,7 +108,7 @@ def clear_state(data_dir: Path) -> None:
 @contextmanager
 def stack_lock(data_dir: Path) -> Iterator[None]:
     """Serialise `stack up`/`down` on one data directory across processes."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     with open(data_dir / "stack.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

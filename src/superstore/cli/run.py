@@ -1,0 +1,79 @@
+"""`superstore run` and `superstore status`: the supervised pipeline and its health."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from superstore.settings import Settings
+
+__all__ = ["run", "status"]
+
+console = Console(stderr=True)
+
+
+def run(
+    ctx: typer.Context,
+    every: float = typer.Option(
+        None,
+        "--every",
+        min=1.0,
+        help="Demo mode: every S seconds also export + load today's data so far.",
+    ),
+    no_ingest: bool = typer.Option(False, "--no-ingest", help="Do not run the consumer."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Do not serve the dashboards."),
+    metrics_port: int = typer.Option(
+        None,
+        "--metrics-port",
+        help="Prometheus /metrics port [env SUPERSTORE_METRICS_PORT]; 0 = off.",
+    ),
+) -> None:
+    """Run the whole pipeline until Ctrl-C: ingestion, dashboards, daily export + ETL.
+
+    Starts (or attaches to) the local stack, then supervises: continuous
+    ingestion, the dashboard server, and a scheduler that exports and loads
+    each finished day at SUPERSTORE_SCHEDULE_TIME in SUPERSTORE_TIMEZONE,
+    catching up every missed day after downtime. Failed steps are retried
+    with backoff and alerted (SUPERSTORE_ALERT_*); they never stop ingestion.
+    """
+    from superstore.ops.metrics import serve_metrics
+    from superstore.ops.supervisor import Supervisor, SupervisorOptions
+    from superstore.stack import stack_up
+
+    settings: Settings = ctx.obj
+    stack_up(settings, report=lambda msg: console.print(f"[green]✓[/] {msg}"))
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    if port:
+        serve_metrics(port)
+        console.print(f"metrics: http://127.0.0.1:{port}/metrics")
+    options = SupervisorOptions(ingest=not no_ingest, serve=not no_serve, every=every)
+    supervisor = Supervisor(settings, options)
+    supervisor.install_signal_handlers()
+    if options.serve:
+        console.print(
+            f"dashboards: http://{settings.web_host}:{settings.web_port}/today  "
+            f"http://{settings.web_host}:{settings.web_port}/analytics"
+        )
+    console.print("running; Ctrl-C stops everything")
+    supervisor.run()
+    console.print("[green]✓[/] stopped cleanly")
+
+
+def status(ctx: typer.Context) -> None:
+    """Summarise health: services, consumer lag, last export, scheduler mark, dead letters."""
+    from superstore.ops.status import pipeline_status
+
+    st = pipeline_status(ctx.obj)
+    out = Console()
+    for name, state in st.services.items():
+        out.print(f"{name:10} {state}")
+    lag = ", ".join(f"p{p}={n:,}" for p, n in sorted(st.lag.items())) or "unknown"
+    out.print(f"{'lag':10} {lag}")
+    out.print(
+        f"{'dlq':10} {st.dlq_messages if st.dlq_messages is not None else 'unknown'} messages, "
+        f"{st.rejected_lines if st.rejected_lines is not None else 'unknown'} rejected lines"
+    )
+    out.print(f"{'lake':10} {st.partitions:,} partitions, last {st.last_partition or '-'}")
+    out.print(f"{'scheduler':10} done through {st.done_through or '-'}")
+    if not st.healthy:
+        raise typer.Exit(1)

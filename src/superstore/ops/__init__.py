@@ -1,0 +1,1 @@
+"""Operations: scheduling, alerting and metrics for `superstore run`."""

@@ -1,0 +1,191 @@
+"""`superstore run`: the whole pipeline, supervised, in one process.
+
+Threads: continuous ingestion, the dashboard server, and (in the main thread)
+the scheduler that exports + loads each finished day, catching up missed
+days after downtime. A failed step is retried with backoff and alerted; it
+never stops ingestion. Ctrl-C / SIGTERM stop everything cleanly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from superstore.errors import SuperstoreError
+from superstore.ops.alerts import Alert, Alerter
+from superstore.ops.scheduler import Clock, RunState, due_days, latest_finished_day, system_clock
+from superstore.settings import Settings
+
+__all__ = ["Supervisor", "SupervisorOptions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SupervisorOptions:
+    """What `run` starts; `every` (seconds) also refreshes today's data for demos."""
+
+    ingest: bool = True
+    serve: bool = True
+    every: float | None = None
+    tick: float = 30.0
+    max_backoff: float = 600.0
+
+
+@dataclass
+class _StepHealth:
+    failures: int = 0
+    next_try: float = 0.0
+    last_error: str = ""
+
+
+class Supervisor:
+    """Runs ingest + serve in threads and the daily scheduler in the calling thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: SupervisorOptions | None = None,
+        clock: Clock = system_clock,
+        alerter: Alerter | None = None,
+        export_days: Callable[[list[dt.date]], object] | None = None,
+        etl_days: Callable[[list[dt.date]], object] | None = None,
+    ) -> None:
+        from superstore.ops import pipeline
+
+        self.settings = settings
+        self.options = options or SupervisorOptions()
+        self.clock = clock
+        self.alerter = alerter or Alerter.from_settings(settings)
+        self.stop = threading.Event()
+        self._export = export_days or (lambda days: pipeline.export_days_step(days, settings))
+        self._etl = etl_days or (lambda days: pipeline.etl_days_step(days, settings))
+        self._state_path = settings.data_dir / "run_state.json"
+        self._health = _StepHealth()
+        self._threads: list[threading.Thread] = []
+        self.cycles = 0
+
+    # -- lifecycle -------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """Ctrl-C / SIGTERM: finish the current step, stop every thread."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+    def start_background(self) -> None:
+        """Start ingestion and the dashboard server threads (as configured)."""
+        if self.options.ingest:
+            self._spawn("ingest", self._run_ingest)
+        if self.options.serve:
+            self._spawn("serve", self._run_serve)
+
+    def run(self, max_cycles: int | None = None) -> None:
+        """Schedule until stopped (or `max_cycles` scheduler cycles, for tests)."""
+        self.start_background()
+        try:
+            while not self.stop.is_set():
+                self.cycle()
+                if max_cycles is not None and self.cycles >= max_cycles:
+                    break
+                self.stop.wait(self.options.every or self.options.tick)
+        finally:
+            self.stop.set()
+            for thread in self._threads:
+                thread.join(timeout=60)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        def guarded() -> None:
+            backoff = 1.0
+            while not self.stop.is_set():
+                try:
+                    target()
+                    return
+                except Exception as exc:  # a crashed component is restarted, and alerted
+                    log.exception("%s crashed; restarting in %.0fs", name, backoff)
+                    self.alerter.send(Alert("step_failed", f"{name} crashed: {exc}"))
+                    if self.stop.wait(backoff):
+                        return
+                    backoff = min(backoff * 2, self.options.max_backoff)
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _run_ingest(self) -> None:
+        from superstore.clients import kafka_config, pg_config
+        from superstore.ingest.consumer import Ingestor
+
+        ingestor = Ingestor(kafka_config(self.settings), pg_config(self.settings))
+        ingestor.stop_event = self.stop
+        ingestor.writer.stop = self.stop
+        ingestor.run()
+
+    def _run_serve(self) -> None:
+        from superstore.web import serve_until
+
+        serve_until(self.settings, self.stop)
+
+    # -- scheduling ------------------------------------------------------
+    def cycle(self) -> list[dt.date]:
+        """One scheduler pass: export + load every due day (and today with --every)."""
+        self.cycles += 1
+        now = self.clock()
+        today = now.astimezone(ZoneInfo(self.settings.timezone)).date()
+        state = RunState.load(self._state_path, today)
+        if not self._state_path.exists():
+            state.save(self._state_path)
+        latest = latest_finished_day(now, self.settings.timezone, self.settings.schedule_time)
+        days = due_days(state.done_through, latest, state.first_run_day, self._days_with_orders())
+        if self.options.every:
+            days = sorted(set(days) | {today})  # demo: today's data so far, refreshed
+        if not days or time.monotonic() < self._health.next_try:
+            return []
+        try:
+            log.info("running export + etl for %d day(s): %s..%s", len(days), days[0], days[-1])
+            self._export(days)
+            self._etl(days)
+        except (SuperstoreError, OSError) as exc:
+            self._failed(days, exc)
+            return []
+        finished = [d for d in days if d <= latest]
+        if finished:
+            state.done_through = max(finished)
+            state.save(self._state_path)
+        self._health = _StepHealth()
+        return days
+
+    def _failed(self, days: list[dt.date], exc: Exception) -> None:
+        health = self._health
+        health.failures += 1
+        backoff = min(5.0 * 2 ** (health.failures - 1), self.options.max_backoff)
+        health.next_try = time.monotonic() + backoff
+        health.last_error = str(exc)
+        log.error(
+            "export/etl of %s..%s failed (%s); retry in %.0fs", days[0], days[-1], exc, backoff
+        )
+        self.alerter.send(
+            Alert(
+                "step_failed",
+                f"export/etl of {days[0]}..{days[-1]} failed (attempt {health.failures})",
+                {"error": str(exc)[:300], "retry_in_s": round(backoff)},
+            )
+        )
+
+    def _days_with_orders(self) -> list[dt.date]:
+        from superstore.clients import pg_config
+
+        try:
+            with pg_config(self.settings).connect(autocommit=True) as conn:
+                rows = conn.execute("SELECT DISTINCT order_date FROM orders").fetchall()
+        except SuperstoreError as exc:
+            log.warning("cannot list order dates yet: %s", exc)
+            return []
+        except Exception as exc:  # tables not created yet (ingest has not started)
+            log.info("no orders table yet: %s", type(exc).__name__)
+            return []
+        return [r[0] for r in rows]
