@@ -1,0 +1,184 @@
+"""Push, not polling: PostgreSQL LISTEN on `sales_lines` -> one snapshot -> every browser.
+
+Every committed ingest transaction sends ``pg_notify('sales_lines', ...)``. One
+listening connection per server turns those into a generation counter; a
+publisher coalesces bursts (a few ms), recomputes the snapshot of each day
+someone watches ONCE, and hands it to each subscriber's one-slot queue
+(latest wins: a slow browser skips intermediate states, never lags behind).
+A lost listening connection is reopened with backoff and followed by a
+refresh, since notifications sent meanwhile are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from superstore.errors import TransientError
+from superstore.ingest.writer import NOTIFY_CHANNEL
+from superstore.web.today import TodaySnapshot, read_today
+
+__all__ = ["LiveHub"]
+
+log = logging.getLogger(__name__)
+
+_Key = dt.date | None  # None = "whatever today is", re-resolved at every publish
+
+
+class LiveHub:
+    """Today snapshots per day, cached per change generation, pushed on change."""
+
+    def __init__(
+        self,
+        dsn: str,
+        resolve_day: Callable[[dt.date | None], dt.date],
+        timezone: str,
+        *,
+        debounce: float = 0.03,
+        day_check: float = 20.0,
+    ) -> None:
+        self._dsn = dsn
+        self._resolve = resolve_day
+        self._timezone = timezone
+        self._debounce = debounce
+        self._day_check = day_check
+        self._pool = AsyncConnectionPool(
+            dsn, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}
+        )
+        self._generation = 0
+        self._cache: dict[dt.date, tuple[int, TodaySnapshot]] = {}
+        self._locks: dict[dt.date, asyncio.Lock] = {}
+        self._subscribers: dict[_Key, set[asyncio.Queue[TodaySnapshot | None]]] = {}
+        self._changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.listening = False
+
+    async def start(self) -> None:
+        """Open the pool and start listening; PostgreSQL may come up later."""
+        await self._pool.open(wait=False)
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="today-listen"),
+            asyncio.create_task(self._publish(), name="today-publish"),
+            asyncio.create_task(self._watch_day(), name="today-clock"),
+        ]
+
+    async def stop(self) -> None:
+        """End every stream, stop the tasks, close the pool."""
+        for queues in self._subscribers.values():
+            for queue in queues:
+                _offer(queue, None)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._pool.close()
+
+    async def snapshot(self, requested: dt.date | None = None) -> TodaySnapshot:
+        """The snapshot of a day, computed at most once per change generation.
+
+        Raises TransientError (with what to do) while PostgreSQL is down or empty.
+        """
+        day = self._resolve(requested)
+        lock = self._locks.setdefault(day, asyncio.Lock())
+        async with lock:
+            generation = self._generation
+            cached = self._cache.get(day)
+            if cached and cached[0] == generation:
+                return cached[1]
+            try:
+                async with self._pool.connection(timeout=10.0) as conn:
+                    snap = await read_today(conn, day, self._timezone)
+            except psycopg.errors.UndefinedTable as exc:
+                raise TransientError(
+                    "PostgreSQL has no sales tables yet: run `superstore ingest` first"
+                ) from exc
+            except (PoolTimeout, psycopg.OperationalError) as exc:
+                raise TransientError("PostgreSQL is not reachable") from exc
+            self._cache[day] = (generation, snap)
+            if len(self._cache) > 64:  # a few days watched at most; forget the oldest
+                self._cache.pop(next(iter(self._cache)))
+            return snap
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, requested: dt.date | None
+    ) -> AsyncIterator[asyncio.Queue[TodaySnapshot | None]]:
+        """A one-slot queue receiving the day's snapshot at every change (None = closing)."""
+        queue: asyncio.Queue[TodaySnapshot | None] = asyncio.Queue(maxsize=1)
+        self._subscribers.setdefault(requested, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            queues = self._subscribers.get(requested, set())
+            queues.discard(queue)
+            if not queues:
+                self._subscribers.pop(requested, None)
+
+    def notify_changed(self) -> None:
+        """Mark every snapshot stale and wake the publisher."""
+        self._generation += 1
+        self._changed.set()
+
+    async def _listen(self) -> None:
+        delay = 0.25
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.listening, delay = True, 0.25
+                    self.notify_changed()  # catch up on what happened while not listening
+                    async for _ in conn.notifies():
+                        self.notify_changed()
+            except (psycopg.Error, OSError) as exc:
+                log.warning("live updates paused, PostgreSQL: %s", str(exc).strip()[:200])
+            self.listening = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _publish(self) -> None:
+        while True:
+            await self._changed.wait()
+            await asyncio.sleep(self._debounce)  # coalesce a burst of commits
+            self._changed.clear()
+            await self._push(list(self._subscribers))
+
+    async def _push(self, keys: list[_Key]) -> None:
+        for key in keys:
+            queues = self._subscribers.get(key)
+            if not queues:
+                continue
+            try:
+                snap = await self.snapshot(key)
+            except TransientError as exc:  # a failed refresh must not stop later ones
+                log.warning("today snapshot failed: %s", exc)
+                continue
+            except Exception:
+                log.exception("today snapshot failed")
+                continue
+            for queue in list(queues):
+                _offer(queue, snap)
+
+    async def _watch_day(self) -> None:
+        """Streams following "today" move to the new day at midnight (configured zone)."""
+        current = self._resolve(None)
+        while True:
+            await asyncio.sleep(self._day_check)
+            now = self._resolve(None)
+            if now != current:
+                current = now
+                await self._push([None])
+
+
+def _offer(queue: asyncio.Queue[TodaySnapshot | None], item: TodaySnapshot | None) -> None:
+    """Put the latest state in a one-slot queue, replacing an unread older one."""
+    with contextlib.suppress(asyncio.QueueEmpty):
+        queue.get_nowait()
+    queue.put_nowait(item)

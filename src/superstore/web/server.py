@@ -1,0 +1,127 @@
+"""Running the dashboards: in the foreground (`superstore serve`), or in a thread.
+
+The socket is bound here, before uvicorn starts, so a busy port is one clear
+error instead of a log line and an exit from inside the server, and port 0
+resolves to the real port before anyone prints a URL.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+import uvicorn
+
+from superstore.errors import ConfigError, TransientError
+from superstore.settings import Settings
+from superstore.web.app import create_app
+from superstore.web.config import WebConfig, web_config
+
+__all__ = ["DashboardServer", "bind", "serve", "serve_until"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (0 = a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so,
+    # and without it every response waits ~40 ms (Nagle x delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pass another --port (or SUPERSTORE_WEB_PORT), or stop what uses it",
+        ) from exc
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+class DashboardServer:
+    """The dashboards on a bound socket; `start()` runs them in a background thread."""
+
+    def __init__(self, config: WebConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sock = bind(host, port)
+        self.host = host
+        self.port = int(self.sock.getsockname()[1])
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(config),
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=1,
+                lifespan="on",
+            )
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:8000."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def run(self) -> None:
+        """Serve in the calling thread until Ctrl-C/SIGTERM (or `stop()` from another thread)."""
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self.sock.close()
+
+    def start(self, timeout: float = 15.0) -> DashboardServer:
+        """Serve in a daemon thread; returns once the server accepts requests."""
+        self._thread = threading.Thread(target=self.run, name="dashboards", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise TransientError(f"dashboard server at {self.url} did not start")
+            time.sleep(0.02)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        """The background thread is still serving."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Ask the server to finish (open streams are closed after ~1 s) and wait for it."""
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> DashboardServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve(config: WebConfig, host: str, port: int, announce: Callable[[str], None] = print) -> None:
+    """Serve in the foreground; `announce` receives the URLs once the socket is bound."""
+    server = DashboardServer(config, host, port)
+    announce(server.url)
+    server.run()
+
+
+def serve_until(settings: Settings, stop: threading.Event) -> None:
+    """Serve the configured dashboards until `stop` is set (for `superstore run`)."""
+    server = DashboardServer(web_config(settings), settings.web_host, settings.web_port)
+    server.start()
+    try:
+        while not stop.wait(0.5):
+            if not server.alive:
+                raise TransientError("the dashboard server stopped unexpectedly")
+    finally:
+        server.stop()

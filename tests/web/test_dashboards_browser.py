@@ -1,0 +1,226 @@
+"""Both dashboards in a real browser (Debian's Chromium via Playwright), used as a person would.
+
+Numbers on screen are compared with the databases, charts are clicked where
+they are drawn (pixel positions read from ECharts' own layout), slicers are
+used, CSVs downloaded, and /today is watched updating while lines flow
+through Kafka and the ingest consumer. The `page` fixture fails any test
+whose page logged a console error.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+from test_analytics_api import truth  # type: ignore[import-not-found]
+from test_today_api import BUSY_DAY, oltp_day  # type: ignore[import-not-found]
+from webstar import money, new_order  # type: ignore[import-not-found]
+
+from superstore.clients import KafkaConfig, PgConfig
+from superstore.ingest.consumer import IngestOptions, Ingestor
+from superstore.messages import OrderLine
+from superstore.produce import produce_records, to_records
+
+# Where ECharts drew an item, in page pixels: [x, y] of its middle.
+_POINT_JS = """
+([id, kind, name]) => {
+  const chart = echarts.getInstanceByDom(document.getElementById(id));
+  const box = chart.getDom().getBoundingClientRect();
+  const series = chart.getModel().getSeriesByIndex(0);
+  let x, y;
+  if (kind === "pie") {
+    const data = series.getData();
+    const l = data.getItemLayout(data.indexOfName(name));
+    const a = (l.startAngle + l.endAngle) / 2, r = (l.r0 + l.r) / 2;
+    [x, y] = [l.cx + r * Math.cos(a), l.cy + r * Math.sin(a)];
+  } else if (kind === "treemap") {
+    const root = series.getViewRoot();
+    const node = root.children.find((n) => n.name === name);
+    const l = node.getLayout(), base = series.layoutInfo;
+    [x, y] = [base.x + l.x + l.width / 2, base.y + l.y + l.height / 2];
+  } else if (kind === "map") {
+    const geo = series.coordinateSystem;
+    [x, y] = geo.dataToPoint(geo.getRegion(name).getCenter());
+  } else if (kind === "line") {
+    const option = chart.getOption();
+    const k = option.series.findIndex((s) => s.name === name);
+    const i = Math.floor(option.xAxis[0].data.length / 2);
+    [x, y] = chart.convertToPixel({ seriesIndex: k }, [i, option.series[k].data[i]]);
+  }
+  return [box.left + x, box.top + y];
+}
+"""
+
+
+def click_chart(page: Page, chart_id: str, kind: str, name: str) -> None:
+    """Click an item of a chart with the real mouse, and wait for the page to refresh."""
+    before = int(page.locator("body").get_attribute("data-seq") or 0)
+    chart = page.locator(f"#{chart_id}")
+    expect(chart).to_have_attribute("data-finished", "1")
+    chart.scroll_into_view_if_needed()
+    x, y = page.evaluate(_POINT_JS, [chart_id, kind, name])
+    page.mouse.click(x, y)
+    wait_ready(page, before + 1)
+
+
+def wait_ready(page: Page, seq: int | None = None) -> None:
+    """Wait for the analytics page to finish a (numbered) render."""
+    body = page.locator("body")
+    if seq is not None:
+        expect(body).to_have_attribute("data-seq", str(seq), timeout=10_000)
+    expect(body).to_have_attribute("data-state", "ready", timeout=10_000)
+
+
+def kpis_shown(page: Page) -> dict[str, str]:
+    """The KPI cards' text."""
+    names = ("sales", "profit", "orders", "quantity", "customers", "cities")
+    return {n: page.locator(f"#kpi-{n}").inner_text() for n in names}
+
+
+def kpis_expected(star: Path, case: dict) -> dict[str, str]:
+    """What the KPI cards must show for a filter case, from the fact table."""
+    t = truth(star, case)
+    return {
+        "sales": money(t["sales"]),
+        "profit": money(t["profit"]),
+        **{n: f"{t[n]:,}" for n in ("orders", "quantity", "customers", "cities")},
+    }
+
+
+def seq_of(page: Page) -> int:
+    return int(page.locator("body").get_attribute("data-seq") or 0)
+
+
+def test_analytics_shows_the_warehouse_numbers_quickly(page: Page, star_path: Path) -> None:
+    page.goto("/analytics")
+    wait_ready(page)
+    started = time.monotonic()
+    page.reload()
+    wait_ready(page)
+    load = time.monotonic() - started
+    assert kpis_shown(page) == kpis_expected(star_path, {})
+    print(f"/analytics: every visual shown {load:.2f}s after navigation")
+    assert load < 1.5, f"/analytics took {load:.2f}s to show every visual"
+
+
+def test_cross_filtering_by_click_and_reset(page: Page, star_path: Path) -> None:
+    page.goto("/analytics")
+    wait_ready(page)
+    regions_before = page.evaluate(
+        "() => echarts.getInstanceByDom(document.getElementById('chart-regions'))"
+        ".getOption().series[0].data.map((d) => d.value)"
+    )
+    click_chart(page, "chart-segments", "pie", "Corporate")
+    assert kpis_shown(page) == kpis_expected(star_path, {"segment": "Corporate"})
+    expect(page.locator('#chips [data-filter="segment"]')).to_have_text("segment: Corporate")
+    regions_after = page.evaluate(
+        "() => echarts.getInstanceByDom(document.getElementById('chart-regions'))"
+        ".getOption().series[0].data.map((d) => d.value)"
+    )
+    assert regions_after != regions_before and sum(regions_after) < sum(regions_before)
+    assert "segment=Corporate" in page.url
+
+    click_chart(page, "chart-regions", "treemap", "West")
+    assert kpis_shown(page) == kpis_expected(star_path, {"segment": "Corporate", "region": "West"})
+    click_chart(page, "chart-trend", "line", "Technology")
+    case = {"segment": "Corporate", "region": "West", "category": "Technology"}
+    assert kpis_shown(page) == kpis_expected(star_path, case)
+    click_chart(page, "chart-states", "map", "California")
+    assert kpis_shown(page) == kpis_expected(star_path, {**case, "state": ["California"]})
+
+    before = seq_of(page)
+    page.click("#reset")
+    wait_ready(page, before + 1)
+    assert kpis_shown(page) == kpis_expected(star_path, {})
+    expect(page.locator("#reset")).to_be_disabled()
+
+
+def test_slicers(page: Page, star_path: Path) -> None:
+    page.goto("/analytics")
+    wait_ready(page)
+    for year, expected in ((2016, [2016]), (2017, [2016, 2017])):
+        before = seq_of(page)
+        page.click(f'#year-slicer button[data-year="{year}"]')
+        wait_ready(page, before + 1)
+        assert kpis_shown(page) == kpis_expected(star_path, {"year": expected})
+    before = seq_of(page)
+    page.select_option("#state-slicer", ["California", "Texas"])
+    wait_ready(page, before + 1)
+    case = {"year": [2016, 2017], "state": ["California", "Texas"]}
+    assert kpis_shown(page) == kpis_expected(star_path, case)
+    # The growth line only shows the selected years' periods.
+    periods = page.evaluate(
+        "() => echarts.getInstanceByDom(document.getElementById('chart-growth'))"
+        ".getOption().xAxis[0].data"
+    )
+    assert periods == [f"{y}-Q{q}" for y in (2016, 2017) for q in range(1, 5)]
+
+
+def test_csv_export(page: Page) -> None:
+    page.goto("/analytics?year=2016")
+    wait_ready(page)
+    with page.expect_download() as download:
+        page.click("#csv-segments")
+    assert download.value.suggested_filename == "superstore-segments.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    api = page.request.get("/api/analytics/segments?year=2016").json()["rows"]
+    assert [(r["segment"], Decimal(r["sales"])) for r in rows] == [
+        (r["segment"], Decimal(r["sales"])) for r in api
+    ]
+    assert sum(Decimal(r["sales"]) for r in rows) == Decimal(
+        page.locator("#kpi-sales").get_attribute("data-value")
+    )
+
+
+def test_today_shows_the_database_numbers(page: Page, web_pg: PgConfig) -> None:
+    page.goto(f"/today?date={BUSY_DAY}")
+    expect(page.locator("body")).to_have_attribute("data-renders", "1")
+    expected = oltp_day(web_pg, BUSY_DAY)
+    expect(page.locator("#sales")).to_have_text(money(expected["sales"]))
+    expect(page.locator("#orders")).to_have_text(f"{expected['orders']:,}")
+    expect(page.locator("#lines")).to_have_text(f"{expected['lines']:,}")
+    bars = page.evaluate(
+        "() => echarts.getInstanceByDom(document.getElementById('top-products'))"
+        ".getOption().series[0].data"
+    )
+    assert sorted(Decimal(str(b)) for b in bars) == sorted(expected["top"])
+    expect(page.locator("#latest tr")).to_have_count(10)
+
+
+def test_today_updates_live_from_kafka(
+    page: Page, web_pg: PgConfig, fresh_kafka: KafkaConfig, dataset: list[OrderLine]
+) -> None:
+    """produce -> Kafka -> exactly-once ingest -> NOTIFY -> SSE -> the page, under 2 s."""
+    page.goto("/today")
+    expect(page.locator("body")).to_have_attribute("data-renders", "1")
+    day = dt.date.fromisoformat(page.locator("#day").inner_text())
+    page.evaluate("() => { window.__sameDocument = true; }")
+    ingestor = Ingestor(fresh_kafka, web_pg, IngestOptions(group_id="web-live", batch_timeout=0.05))
+    worker = threading.Thread(target=ingestor.run, daemon=True)
+    worker.start()
+    try:
+        shown = Decimal(page.locator("#sales").get_attribute("data-value"))
+        for n, size in enumerate((2, 3), start=1):
+            order = new_order(dataset[n], f"WEB-LIVE-{day:%Y%m%d}-{n}", day, size, unit="10.5050")
+            shown += sum(x.sales for x in order)
+            sent = time.monotonic()
+            produce_records(fresh_kafka, list(to_records(order)))
+            # The first order also waits for the consumer to join its group.
+            expect(page.locator("#sales")).to_have_attribute(
+                "data-value", f"{shown:.4f}", timeout=20_000 if n == 1 else 2_000
+            )
+            seen = time.monotonic() - sent
+            expect(page.locator("#latest tr").first).to_contain_text(order[0].order_id)
+        print(f"/today: produced -> shown in {seen:.2f}s")
+        assert seen < 2.0, f"the page showed the second order {seen:.2f}s after producing it"
+        assert page.evaluate("() => window.__sameDocument") is True  # no reload happened
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    finally:
+        ingestor.stop_event.set()
+        worker.join(timeout=30)
