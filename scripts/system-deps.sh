@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system tools the project needs when they are missing:
-# Java 17+ and Maven (the local Kafka broker is assembled from Maven Central jars).
+# Java 17+ and Maven (the local Kafka broker is assembled from Maven Central jars),
+# npm; with --browser also Chromium, which the dashboard tests drive through
+# Playwright (Playwright's own browser download is not used).
 # Uses apt-get (Debian/Ubuntu) as root; elsewhere it says exactly what to install.
 set -euo pipefail
 
 need=()
+if [ "${1:-}" = "--browser" ]; then
+  # CHROMIUM_PATH points the tests at another Chromium/Chrome binary.
+  [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need+=(chromium)
+fi
 java_ok() {
   command -v java >/dev/null 2>&1 || return 1
   local v

@@ -65,6 +65,65 @@ class Settings(BaseSettings):
 
     java_home: Path | None = Field(None, description="JDK 17+ for the local broker.")
 
+    # Lake (daily export): empty URL means "<data_dir>/lake". S3 credentials come
+    # only from the standard AWS chain (env, profile, instance role), never from here.
+    lake_url: str = Field("", description="Lake root: a directory or s3://bucket/prefix.")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint; empty = AWS.")
+    s3_region: str = Field("", description="S3 region; empty = the AWS chain's default.")
+    s3_sse: Literal["", "AES256", "aws:kms"] = Field("", description="Server-side encryption.")
+    s3_sse_kms_key_id: str = Field("", description="KMS key id for s3_sse=aws:kms.")
+
+    # Star-schema ETL and warehouse (see docs/warehouse.md).
+    etl_engine: Literal["duckdb", "spark"] = Field("duckdb", description="Transform engine.")
+    spark_master: str = Field("local[*]", description="Spark master URL (yarn on EMR).")
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="Extra Spark settings (JSON object)."
+    )
+    spark_stage_url: str = Field(
+        "", description="Where Spark on a cluster writes star tables for the driver (s3://...)."
+    )
+    warehouse: Literal["duckdb", "postgres", "redshift"] = Field(
+        "duckdb", description="Warehouse target."
+    )
+    warehouse_dsn: SecretStr | None = Field(
+        None, description="postgres: libpq DSN (default: the stack's server); redshift: URL."
+    )
+    warehouse_path: Path | None = Field(
+        None, description="DuckDB warehouse file; default <data_dir>/warehouse.duckdb."
+    )
+    warehouse_schema: str = Field("star", pattern=r"^[a-z_][a-z0-9_]*$")
+    redshift_iam_role: str = Field("", description="IAM role ARN Redshift COPY assumes.")
+    redshift_stage_url: str = Field(
+        "", description="s3:// prefix for batches staged for COPY; default <lake_url>/_stage."
+    )
+    redshift_copy_region: str = Field("", description="REGION of the stage bucket for COPY.")
+
+    # Operations (`superstore run`, `check`, alerts, metrics).
+    alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible webhook.")
+    alert_smtp_host: str = ""
+    alert_smtp_port: int = 25
+    alert_smtp_from: str = "superstore@localhost"
+    alert_smtp_to: list[str] = Field(default_factory=list, description="JSON list of addresses.")
+    alert_smtp_user: str = ""
+    alert_smtp_password: SecretStr | None = None
+    alert_smtp_starttls: bool = False
+    alert_lag_threshold: int = Field(100_000, ge=0, description="Alert above this consumer lag.")
+    alert_dlq_growth: int = Field(100, ge=0, description="Alert when the DLQ grows by this much.")
+    metrics_port: int = Field(
+        9108, ge=0, le=65535, description="Prometheus /metrics port; 0 = off."
+    )
+    schedule_time: str = Field(
+        "00:15", pattern=r"^\d{2}:\d{2}$", description="Local time the finished day is exported."
+    )
+    log_json: bool = Field(False, description="Structured JSON log lines.")
+
+    # Dashboards (`superstore serve`): loopback by default; the pages are read-only.
+    web_host: str = Field("127.0.0.1", description="Address the dashboard server binds.")
+    web_port: int = Field(8000, ge=0, le=65535, description="Dashboard port; 0 picks a free one.")
+    web_pg_dsn: SecretStr | None = Field(
+        None, description="DSN of a read-only role for /today; default: pg_dsn, read-only session."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -93,6 +152,11 @@ class Settings(BaseSettings):
             dotenv_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
         )
+
+    @property
+    def warehouse_dsn_value(self) -> str | None:
+        """The warehouse DSN in clear, for drivers only (never log it)."""
+        return self.warehouse_dsn.get_secret_value() if self.warehouse_dsn else None
 
     @property
     def pg_dsn_value(self) -> str | None:

@@ -7,9 +7,14 @@ from pathlib import Path
 import typer
 
 from superstore import __version__
+from superstore.cli import check as check_cmd
 from superstore.cli import data as data_cmd
+from superstore.cli import etl as etl_cmd
+from superstore.cli import export as export_cmd
 from superstore.cli import ingest as ingest_cmd
 from superstore.cli import produce as produce_cmd
+from superstore.cli import run as run_cmd
+from superstore.cli import serve as serve_cmd
 from superstore.cli import stack as stack_cmd
 from superstore.cli import topic as topic_cmd
 from superstore.logs import setup_logging
@@ -32,7 +37,13 @@ app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(data_cmd.app, name="data")
 app.command("produce")(produce_cmd.produce)
 app.command("ingest")(ingest_cmd.ingest)
+app.command("check")(check_cmd.check)
+app.command("run")(run_cmd.run)
+app.command("status")(run_cmd.status)
+app.command("export")(export_cmd.export)
+app.command("etl")(etl_cmd.etl)
 app.add_typer(topic_cmd.app, name="topic")
+app.command("serve")(serve_cmd.serve)
 
 
 def _version(value: bool) -> None:

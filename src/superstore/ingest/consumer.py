@@ -93,6 +93,7 @@ class Ingestor:
         self._stored: dict[int, int | None] = {}
         self._position: dict[int, int | None] = {}
         self._assigned_at = 0.0
+        self._reported_messages = 0
 
     # -- lifecycle -------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -166,6 +167,9 @@ class Ingestor:
 
     def _report(self, final: bool = False) -> None:
         s = self.stats
+        if not final and s.messages == self._reported_messages:
+            return  # quiet while idle: one line per change, not one every few seconds
+        self._reported_messages = s.messages
         log.info(
             "%s%d messages (%d lines, %d rejected) in %d batches, %.0f msg/s, %d retries",
             "done: " if final else "",

@@ -138,6 +138,11 @@ class Supervisor:
         today = now.astimezone(ZoneInfo(self.settings.timezone)).date()
         state = RunState.load(self._state_path, today)
         if not self._state_path.exists():
+            # First run over an existing lake (e.g. after `export --all` + `etl --all`):
+            # what is already partitioned counts as done; later days are caught up.
+            state.done_through = self._last_partition(
+                latest_finished_day(now, self.settings.timezone, self.settings.schedule_time)
+            )
             state.save(self._state_path)
         latest = latest_finished_day(now, self.settings.timezone, self.settings.schedule_time)
         days = due_days(state.done_through, latest, state.first_run_day, self._days_with_orders())
@@ -175,6 +180,17 @@ class Supervisor:
                 {"error": str(exc)[:300], "retry_in_s": round(backoff)},
             )
         )
+
+    def _last_partition(self, latest: dt.date) -> dt.date | None:
+        from superstore.export import LakeConfig, list_partitions
+
+        try:
+            days = [
+                d for d in list_partitions(LakeConfig.from_settings(self.settings)) if d <= latest
+            ]
+        except SuperstoreError:
+            return None
+        return max(days) if days else None
 
     def _days_with_orders(self) -> list[dt.date]:
         from superstore.clients import pg_config
