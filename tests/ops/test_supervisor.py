@@ -83,3 +83,53 @@ def test_failed_step_is_alerted_and_retried_later(tmp_path: Path, fresh_pg: PgCo
     assert "lake unreachable" in str(sup.alerter.sent[0].details["error"])
     assert sup.cycle() == [], "backing off: no immediate retry"
     assert len(sup.alerter.sent) == 1
+
+
+def test_dlq_growth_and_lag_are_alerted_once(tmp_path: Path, fresh_pg: PgConfig) -> None:
+    from superstore.ingest.writer import Batch, Reject, write_batch
+
+    load_lines_direct(fresh_pg, load_lines()[:5])
+    lag = {0: 0}
+    settings = load_settings(
+        data_dir=tmp_path, pg_dsn=fresh_pg.dsn, alert_dlq_growth=3, alert_lag_threshold=100
+    )
+    sup = Supervisor(
+        settings, SupervisorOptions(ingest=False, serve=False), alerter=Alerter(),
+        lag=lambda: lag,
+    )  # fmt: skip
+    sup.watch()  # baseline
+    rejects = [Reject("t", 0, i, None, b"{", "invalid: bad json") for i in range(4)]
+    with fresh_pg.connect(autocommit=True) as conn:
+        write_batch(conn, "g", Batch(rejects=rejects, offsets={("t", 0): (None, 4)}))
+    lag[0] = 5_000
+    sup.watch()
+    sup.watch()  # still lagging: no second alert
+    kinds = [a.kind for a in sup.alerter.sent]
+    assert kinds == ["dlq_growth", "lag_high"]
+    assert "4 messages" in sup.alerter.sent[0].summary
+
+
+def test_reconciliation_mismatch_is_alerted(tmp_path: Path, fresh_pg: PgConfig) -> None:
+    from decimal import Decimal
+
+    from superstore.check import DayTotals, LayerTotals, reconcile
+
+    load_lines_direct(fresh_pg, load_lines()[:5])
+    day = dt.date(2026, 11, 23)
+
+    def broken(until: dt.date) -> object:
+        good = LayerTotals("lake", {day: DayTotals(2, 1, Decimal("10.0000"))})
+        bad = LayerTotals("warehouse", {day: DayTotals(1, 1, Decimal("4.0000"))})
+        return reconcile([good, bad], until)
+
+    settings = load_settings(data_dir=tmp_path, pg_dsn=fresh_pg.dsn)
+    clock = FakeClock("2026-11-24T12:00:00")
+    sup = Supervisor(
+        settings, SupervisorOptions(ingest=False, serve=False), clock=clock, alerter=Alerter(),
+        export_days=lambda days: None, etl_days=lambda days: None, reconcile=broken,
+    )  # fmt: skip
+    sup.cycle()
+    clock.advance(days=1)
+    sup.cycle()
+    mismatch = [a for a in sup.alerter.sent if a.kind == "reconciliation_mismatch"]
+    assert mismatch and "2026-11-23" in str(mismatch[0].details["first"])

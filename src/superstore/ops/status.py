@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from superstore.settings import Settings
 
-__all__ = ["PipelineStatus", "pipeline_status"]
+__all__ = ["PipelineStatus", "consumer_lag", "pipeline_status"]
 
 
 @dataclass
@@ -28,6 +28,11 @@ class PipelineStatus:
     partitions: int = 0
     done_through: dt.date | None = None
     healthy: bool = True
+
+
+def consumer_lag(settings: Settings, group: str) -> dict[int, int]:
+    """Messages between the group's committed offsets and the end, per partition."""
+    return _lag(settings, group)[0]
 
 
 def _lag(settings: Settings, group: str) -> tuple[dict[int, int], int | None]:

@@ -56,6 +56,8 @@ class Supervisor:
         alerter: Alerter | None = None,
         export_days: Callable[[list[dt.date]], object] | None = None,
         etl_days: Callable[[list[dt.date]], object] | None = None,
+        reconcile: Callable[[dt.date], object] | None = None,
+        lag: Callable[[], dict[int, int]] | None = None,
     ) -> None:
         from superstore.ops import pipeline
 
@@ -66,6 +68,10 @@ class Supervisor:
         self.stop = threading.Event()
         self._export = export_days or (lambda days: pipeline.export_days_step(days, settings))
         self._etl = etl_days or (lambda days: pipeline.etl_days_step(days, settings))
+        self._reconcile = reconcile or self._run_check
+        self._lag = lag or self._read_lag
+        self._last_rejected: int | None = None
+        self._lag_alerted = False
         self._state_path = settings.data_dir / "run_state.json"
         self._health = _StepHealth()
         self._threads: list[threading.Thread] = []
@@ -89,6 +95,7 @@ class Supervisor:
         self.start_background()
         try:
             while not self.stop.is_set():
+                self.watch()
                 self.cycle()
                 if max_cycles is not None and self.cycles >= max_cycles:
                     break
@@ -161,8 +168,65 @@ class Supervisor:
         if finished:
             state.done_through = max(finished)
             state.save(self._state_path)
+            self._check(max(finished))
         self._health = _StepHealth()
         return days
+
+    # -- watching: DLQ growth, lag, reconciliation -------------------------
+    def watch(self) -> None:
+        """Alert on dead-letter growth and on consumer lag above the thresholds."""
+        rejected = self._rejected_count()
+        if rejected is not None:
+            grown = rejected - (
+                self._last_rejected if self._last_rejected is not None else rejected
+            )
+            if self.settings.alert_dlq_growth and grown >= self.settings.alert_dlq_growth:
+                self.alerter.send(
+                    Alert("dlq_growth", f"{grown} messages dead-lettered since the last check",
+                          {"rejected_lines": rejected})
+                )  # fmt: skip
+            self._last_rejected = rejected
+        try:
+            lag = sum(self._lag().values())
+        except Exception as exc:  # broker unreachable: the ingest thread logs and retries
+            log.debug("lag unavailable: %s", exc)
+            return
+        high = lag > self.settings.alert_lag_threshold
+        if high and not self._lag_alerted:
+            self.alerter.send(Alert("lag_high", f"consumer lag is {lag:,} messages"))
+        self._lag_alerted = high
+
+    def _check(self, until: dt.date) -> None:
+        try:
+            report = self._reconcile(until)
+        except (SuperstoreError, OSError) as exc:
+            log.warning("reconciliation could not run: %s", exc)
+            return
+        if not getattr(report, "ok", True):
+            diffs = [d.describe() for d in report.differences[:5]] + list(report.problems)  # type: ignore[attr-defined]
+            self.alerter.send(
+                Alert("reconciliation_mismatch", f"layers disagree up to {until}",
+                      {"first": "; ".join(diffs)[:500]})
+            )  # fmt: skip
+
+    def _run_check(self, until: dt.date) -> object:
+        from superstore.check.run import run_check
+
+        return run_check(self.settings, until=until)
+
+    def _read_lag(self) -> dict[int, int]:
+        from superstore.ops.status import consumer_lag
+
+        return consumer_lag(self.settings, "superstore-ingest")
+
+    def _rejected_count(self) -> int | None:
+        from superstore.clients import pg_config
+
+        try:
+            with pg_config(self.settings).connect(autocommit=True) as conn:
+                return int(conn.execute("SELECT count(*) FROM rejected_lines").fetchone()[0])
+        except Exception:  # schema not there yet, or server down (ingest waits for it)
+            return None
 
     def _failed(self, days: list[dt.date], exc: Exception) -> None:
         health = self._health
