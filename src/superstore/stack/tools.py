@@ -19,7 +19,15 @@ from pathlib import Path
 
 from superstore.errors import ConfigError, FatalError
 
-__all__ = ["JAVA_HINT", "MAVEN_HINT", "Java", "find_java", "resolve_kafka_jars", "resource_path"]
+__all__ = [
+    "JAVA_HINT",
+    "MAVEN_HINT",
+    "Java",
+    "find_java",
+    "resolve_kafka_jars",
+    "resolve_maven_jars",
+    "resource_path",
+]
 
 JAVA_HINT = (
     "install a JDK 17+ (Debian: apt-get install openjdk-17-jre-headless) or set "
@@ -75,16 +83,29 @@ def resolve_kafka_jars(cache_dir: Path) -> tuple[Path, float]:
 
     Returns the directory and the seconds spent resolving (0.0 when cached).
     """
-    pom = resource_path("pom.xml")
+    return resolve_maven_jars(resource_path("pom.xml"), cache_dir, "kafka_2.13-*.jar", "kafka-libs")
+
+
+def resolve_maven_jars(
+    pom: Path, cache_dir: Path, expect: str, name: str | None = None
+) -> tuple[Path, float]:
+    """Copy a pom's runtime dependencies into `cache_dir`, once per pom content.
+
+    The directory is keyed by the pom's hash and published atomically (a
+    marker file, then a rename), so concurrent or interrupted runs never leave
+    a half set of jars. `expect` is a glob that must match a resolved jar.
+    Returns the directory and the seconds spent resolving (0.0 when cached).
+    """
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
-    libs = cache_dir / f"kafka-libs-{digest}"
+    name = name or pom.stem
+    libs = cache_dir / f"{name}-{digest}"
     if (libs / ".complete").exists():
         return libs, 0.0
     mvn = shutil.which("mvn")
     if not mvn:
         raise ConfigError("Maven (mvn) not found: it resolves the Kafka jars", hint=MAVEN_HINT)
     started = time.monotonic()
-    staging = cache_dir / f".kafka-libs-{digest}.{os.getpid()}"
+    staging = cache_dir / f".{name}-{digest}.{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     cmd = [
@@ -92,11 +113,11 @@ def resolve_kafka_jars(cache_dir: Path) -> tuple[Path, float]:
         "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+    if proc.returncode != 0 or not any(staging.glob(expect)):
         shutil.rmtree(staging, ignore_errors=True)
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
         raise FatalError(
-            "Maven could not resolve the Kafka jars: " + " | ".join(tail),
+            f"Maven could not resolve {pom.name}: " + " | ".join(tail),
             hint="check access to Maven Central (or a mirror in ~/.m2/settings.xml)",
         )
     (staging / ".complete").write_text(digest)
