@@ -9,9 +9,7 @@ or connector name, and see what the restart made of it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -138,29 +136,8 @@ def python_command(module: str, *args: str) -> list[str]:
 def resolve_jars(pom_name: str, cache_dir: Path, expect: str) -> Path:
     """Copy a pom's runtime dependencies from Maven into a cache dir keyed by the pom's hash.
 
-    Resolved once (like the broker's jars); `expect` is a glob that must match.
+    Resolved once, by the same code as the broker's jars; `expect` is a glob that must match.
     """
-    pom = RESOURCES / pom_name
-    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
-    libs = cache_dir / f"{pom.stem}-{digest}"
-    if (libs / ".complete").exists():
-        return libs
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise RuntimeError("Maven (mvn) not found: `make system-deps` installs it")
-    staging = cache_dir / f".{pom.stem}-{digest}.{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    cmd = [
-        mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0 or not any(staging.glob(expect)):
-        shutil.rmtree(staging, ignore_errors=True)
-        tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-        raise RuntimeError(f"Maven could not resolve {pom.name}: {tail}")
-    (staging / ".complete").write_text(digest)
-    shutil.rmtree(libs, ignore_errors=True)
-    os.replace(staging, libs)
-    return libs
+    from superstore.stack.tools import resolve_maven_jars
+
+    return resolve_maven_jars(RESOURCES / pom_name, cache_dir, expect)[0]
