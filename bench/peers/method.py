@@ -45,7 +45,8 @@ NOTES = [
     "delivery made harmless by an idempotent upsert; they are not extra sales.",
     "Lines per CPU-second = lines committed between the first poll that sees data and the "
     "end, divided by the CPU time (user + system) the peer's processes, the broker and "
-    "PostgreSQL (backends included) used in that window. Unlike lines/s it does not depend "
+    "PostgreSQL (backends included) used in that window; in brackets that CPU per million "
+    "lines, split by peer / PostgreSQL / broker. Unlike lines/s it does not depend "
     "on how much of the machine other work took; *machine CPU busy* is the share of both "
     "cores busy during the run, whoever used them.",
     "The trigger and the polling (`count(*)` every 0.2-2 s) run for every peer alike.",

@@ -18,6 +18,12 @@ def _throughput(r: dict) -> tuple[str, ...]:
     measured = f"{t['lines']:,}" + ("" if t["complete"] else f" (sample, {t['budget_s']:.0f}s)")
     busy = f"{t['machine_cpu_busy_pct']:.0f}%"
     per_cpu = _n(t.get("lines_per_cpu_s"))
+    split = t.get("cpu_s_split")
+    if split and t.get("cpu_window_lines"):
+        per_m = 1e6 / t["cpu_window_lines"]  # CPU-seconds per million lines, by process
+        per_cpu += " ({:.0f} / {:.0f} / {:.0f})".format(
+            *(split[k] * per_m for k in ("peer", "postgres", "kafka"))
+        )
     return _n(t["lines_per_s"]), _n(t["lines_per_s_from_start"]), measured, per_cpu, busy
 
 
@@ -57,7 +63,7 @@ HEADER = [
     "lines/s steady",
     "lines/s from start",
     "lines measured",
-    "lines per CPU-second",
+    "lines/CPU-s (CPU-s per 1M lines: peer / PG / broker)",
     "machine CPU busy",
     "latency p50 / p99 ms",
     "kill -9: lost / doubled / re-applied",

@@ -80,23 +80,29 @@ def throughput(
     target: Target,
     expected: Expected,
     budget: float,
-    stack_pids: list[int],
+    stack_pids: tuple[int, int],
     processes: int = 1,
 ) -> dict:
     """Run until the topic is in PostgreSQL or `budget` seconds pass (then it is a sample).
 
     `processes` > 1 starts that many members of one consumer group (scale-out).
-    CPU: the peer's process trees plus the broker and PostgreSQL (`stack_pids`),
+    CPU: the peer's process trees plus the broker and PostgreSQL (`stack_pids`:
+    broker pid, postmaster pid), each reported apart,
     from the first poll that sees committed lines to the end, so the cost per
     line holds even when other work on the machine steals cores.
     """
     peer.prepare(target)
     cpu_before = psutil.cpu_times()
     procs = [peer.start(target) for _ in range(processes)]
-    marks: list[tuple[int, float]] = []
+    marks: list[tuple[int, dict[str, float]]] = []
+    kafka_pid, pg_pid = stack_pids
 
-    def cpu_now() -> float:
-        return cpu_seconds([p.proc.pid for p in procs] + stack_pids)
+    def cpu_now() -> dict[str, float]:
+        return {
+            "peer": cpu_seconds([p.proc.pid for p in procs]),
+            "postgres": cpu_seconds([pg_pid]),
+            "kafka": cpu_seconds([kafka_pid]),
+        }
 
     def on_poll(count: int) -> None:
         if count and not marks:
@@ -121,6 +127,8 @@ def throughput(
     first, last, rows = float(span["first"]), float(span["last"]), int(span["rows"])
     steady_s = last - first
     (lines_a, cpu_a), (lines_b, cpu_b) = marks[0], marks[-1]
+    split = {k: round(cpu_b[k] - cpu_a[k], 1) for k in cpu_a}
+    cpu = sum(split.values())
     return {
         "processes": processes,
         "lines": rows,
@@ -132,8 +140,10 @@ def throughput(
         "steady_seconds": round(steady_s, 2),
         "lines_per_s": round(int(span["rows_after_first"]) / steady_s) if steady_s else None,
         "machine_cpu_busy_pct": cpu_busy,
-        "cpu_s": round(cpu_b - cpu_a, 1),
-        "lines_per_cpu_s": round((lines_b - lines_a) / (cpu_b - cpu_a)) if cpu_b > cpu_a else None,
+        "cpu_s": round(cpu, 1),
+        "cpu_s_split": split,
+        "cpu_window_lines": lines_b - lines_a,
+        "lines_per_cpu_s": round((lines_b - lines_a) / cpu) if cpu > 0 else None,
     }
 
 

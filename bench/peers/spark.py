@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +97,7 @@ class SparkPeer(Peer):
         )  # fmt: skip
         env = {
             "SPARK_LOCAL_IP": "127.0.0.1",  # loopback only, never the host's interfaces
-            "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", _python()),
+            "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
         }
         return PeerProcess(self.name, cmd, target.log_path(self.name), env)
 
@@ -106,9 +107,3 @@ class SparkPeer(Peer):
         for jar in _jars(self.cache_dir):
             out[re.sub(r"-\d[^-]*$", "", jar.stem)] = jar.stem.rsplit("-", 1)[1]
         return out
-
-
-def _python() -> str:
-    import sys
-
-    return sys.executable

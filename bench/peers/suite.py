@@ -57,11 +57,11 @@ class Suite:
         self._expected: dict[int, Expected] = {}
 
     # -- shared inputs ----------------------------------------------------
-    def stack_pids(self) -> list[int]:
-        """The bench broker's and PostgreSQL's pids (their CPU counts toward each peer)."""
+    def stack_pids(self) -> tuple[int, int]:
+        """The bench broker's and postmaster's pids (their CPU counts toward each peer)."""
         state = read_state(self.settings.data_dir)
         assert state and state.kafka and state.postgres
-        return [state.kafka.pid, state.postgres.pid]
+        return state.kafka.pid, state.postgres.pid
 
     def expected(self, lines: int) -> Expected:
         if lines not in self._expected:
