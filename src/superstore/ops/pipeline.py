@@ -37,7 +37,7 @@ def timed(step: str, action: Callable[[], T], rows: Callable[[T], int]) -> T:
 
 def export_step(day: dt.date, settings: Settings | None = None) -> int:
     """Export one finished day to the lake; returns its line count."""
-    return len_lines(export_days_step([day], settings))
+    return _lines(export_days_step([day], settings))
 
 
 def export_days_step(days: Sequence[dt.date], settings: Settings | None = None) -> list:
@@ -47,14 +47,12 @@ def export_days_step(days: Sequence[dt.date], settings: Settings | None = None) 
 
     settings = settings or load_settings()
     pg, lake = pg_config(settings), LakeConfig.from_settings(settings)
-    manifests = timed(
-        "export", lambda: export_days(pg, lake, list(days)), lambda ms: sum(m.lines for m in ms)
-    )
-    log.info("exported %d day(s), %d lines", len(manifests), sum(m.lines for m in manifests))
+    manifests = timed("export", lambda: export_days(pg, lake, list(days)), _lines)
+    log.info("exported %d day(s), %d lines", len(manifests), _lines(manifests))
     return manifests
 
 
-def len_lines(manifests: list) -> int:
+def _lines(manifests: list) -> int:
     """Total lines of some manifests."""
     return sum(m.lines for m in manifests)
 
