@@ -123,3 +123,30 @@ def test_tampered_lake_file_is_named(pipeline: Settings) -> None:
     report = run_check(pipeline, until=UNTIL, include_kafka=False)
     assert not report.ok
     assert any(f"partition {day}" in p for p in report.problems), report.problems
+
+
+def test_order_without_its_customer_is_named(pipeline: Settings) -> None:
+    """No FK guards orders -> customers (migration 002): `check` is what notices."""
+    from superstore.clients import pg_config
+
+    pg = pg_config(pipeline)
+    with pg.connect() as conn:
+        victim = conn.execute(
+            "DELETE FROM customers WHERE customer_id = (SELECT min(customer_id) FROM orders)"
+            " RETURNING customer_id, customer_name, segment"
+        ).fetchone()
+        orders = conn.execute(
+            "SELECT count(*) FROM orders WHERE customer_id = %s", [victim[0]]
+        ).fetchone()[0]
+    try:
+        report = run_check(pipeline, until=UNTIL, include_kafka=False)
+        assert not report.ok
+        assert f"postgres: {orders} orders without their customer" in report.problems
+    finally:
+        with pg.connect() as conn:
+            conn.execute(
+                "INSERT INTO customers (customer_id, customer_name, segment) VALUES (%s, %s, %s)",
+                victim,
+            )
+    after = run_check(pipeline, until=UNTIL, include_kafka=False).problems
+    assert not [p for p in after if "without their customer" in p], after

@@ -242,3 +242,32 @@ def test_max_lines_stops_after_whole_batches(
     stats = run_ingest(fresh_kafka, fresh_pg, batch_size=500, max_lines=2_000)
     assert 2_000 <= stats.messages < 9_994
     assert totals(fresh_pg)[0] == stats.lines
+
+
+def test_workers_share_partitions_and_sigterm_stops_them_all(
+    spawn_ingest, fresh_kafka: KafkaConfig, fresh_pg: PgConfig, dataset: list[OrderLine]
+) -> None:
+    """`--workers 3` on a 3-partition topic: every worker gets a partition, totals are exact."""
+    import signal
+
+    produce_records(fresh_kafka, mix_bad(dataset, 6))
+    proc = spawn_ingest(fresh_pg, "--workers", "3", "--batch-size", "500")
+    _wait_for_offsets(fresh_pg, timeout=120)
+    deadline = time.monotonic() + 180
+    while totals(fresh_pg)[:2] != (9_994, SALES) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "3 workers ingested 9,994 lines, rejected 6" in out, out
+    assert totals(fresh_pg) == (9_994, SALES, 6)
+    with fresh_pg.connect() as conn:
+        owners = conn.execute("SELECT count(*), sum(next_offset) FROM ingest_offsets").fetchone()
+    assert owners == (fresh_kafka.partitions, 10_000)
+    assert "Traceback" not in out
+
+
+def test_workers_refuse_max_lines(spawn_ingest, fresh_pg: PgConfig) -> None:
+    proc = spawn_ingest(fresh_pg, "--workers", "2", "--max-lines", "10")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "--max-lines" in out, out

@@ -117,9 +117,17 @@ def postgres_layer(pg: PgConfig) -> LayerTotals:
             "SELECT count(*) FROM order_lines l WHERE NOT EXISTS"
             " (SELECT 1 FROM orders o WHERE o.order_id = l.order_id)"
         ).fetchone()[0]
+        orphan_orders = conn.execute(
+            "SELECT count(*) FROM orders o WHERE NOT EXISTS"
+            " (SELECT 1 FROM customers c WHERE c.customer_id = o.customer_id)"
+        ).fetchone()[0]
         rejected = conn.execute("SELECT count(*) FROM rejected_lines").fetchone()[0]
     layer = LayerTotals("postgres", {d: DayTotals(n, o, Decimal(s)) for d, n, o, s in rows})
-    layer.notes = {"orphan_lines": orphans, "rejected_lines": rejected}
+    layer.notes = {
+        "orphan_lines": orphans,
+        "orphan_orders": orphan_orders,
+        "rejected_lines": rejected,
+    }
     return layer
 
 

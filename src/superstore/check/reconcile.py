@@ -93,15 +93,23 @@ def reconcile(layers: Sequence[LayerTotals], until: dt.date | None) -> Report:
     for i, (a, b) in enumerate(itertools.pairwise(layers)):
         first_pair = i == 0 and a.name == "kafka"
         differences += _compare(a, b, None if first_pair else until)
-    problems = [
-        f"{layer.name}: {layer.notes['orphan_lines']} lines without their order"
-        for layer in layers
-        if layer.notes.get("orphan_lines")
-    ] + [
-        f"{layer.name}: {layer.notes['facts_lost_in_joins']} facts missing a dimension row"
-        for layer in layers
-        if layer.notes.get("facts_lost_in_joins")
-    ]
+    problems = (
+        [
+            f"{layer.name}: {layer.notes['orphan_lines']} lines without their order"
+            for layer in layers
+            if layer.notes.get("orphan_lines")
+        ]
+        + [
+            f"{layer.name}: {layer.notes['orphan_orders']} orders without their customer"
+            for layer in layers
+            if layer.notes.get("orphan_orders")
+        ]
+        + [
+            f"{layer.name}: {layer.notes['facts_lost_in_joins']} facts missing a dimension row"
+            for layer in layers
+            if layer.notes.get("facts_lost_in_joins")
+        ]
+    )
     for layer in layers:
         bad = layer.notes.get("bad_partitions") or {}
         problems += [f"{layer.name}: partition {day} fails verification: {why}"

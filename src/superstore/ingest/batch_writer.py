@@ -20,6 +20,7 @@ import psycopg
 from superstore.clients import KafkaConfig, PgConfig
 from superstore.errors import TransientError
 from superstore.ingest.dlq import DeadLetters
+from superstore.ingest.faults import crash_point
 from superstore.ingest.writer import Batch, FencedError, Reject, find_refused, write_batch
 
 __all__ = ["BatchWriter", "IngestStats", "Outcome", "retry_pg"]
@@ -105,6 +106,7 @@ class BatchWriter:
             try:
                 self._dlq.send(batch.rejects)
                 written = write_batch(self._connection(), self.group_id, batch)
+                crash_point("after_commit")
             except FencedError as exc:
                 log.warning("%s; dropping the batch and re-seeking", exc)
                 self.stats.fenced += 1
@@ -139,7 +141,7 @@ class BatchWriter:
         for staged in batch.deduplicated():
             if staged.key in refused:
                 reason = f"refused by PostgreSQL: {refused[staged.key]}"
-                raw = staged.payload.encode()
+                raw = staged.payload
                 key = str(staged.doc["order_id"]).encode()
                 rejects.append(
                     Reject(staged.topic, staged.partition, staged.offset, key, raw, reason)

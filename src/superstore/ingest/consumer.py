@@ -36,6 +36,7 @@ from superstore.clients import KafkaConfig, PgConfig
 from superstore.errors import FatalError
 from superstore.ingest.batch_writer import BatchWriter, IngestStats, Outcome, retry_pg
 from superstore.ingest.dlq import describe_validation_error
+from superstore.ingest.faults import crash_point
 from superstore.ingest.migrate import migrate
 from superstore.ingest.writer import Batch, Reject, StagedLine, read_offsets
 from superstore.ops import metrics
@@ -53,7 +54,7 @@ class IngestOptions:
 
     group_id: str = "superstore-ingest"
     batch_size: int = 20_000
-    batch_timeout: float = 0.2
+    batch_timeout: float = 0.05  # consume() returns a full batch at once when data is queued
     until_idle: float | None = None
     max_lines: int | None = None
     progress_every: float = 5.0
@@ -223,25 +224,25 @@ class Ingestor:
         """Decode and validate; offsets expect the position after the previous batch."""
         batch = Batch()
         topic = self.kafka.topic
+        lines, rejects = batch.lines, batch.rejects
+        last: dict[int, int] = {}  # partition -> last offset in this batch
         for msg in messages:
             partition, offset, raw = msg.partition(), msg.offset(), msg.value()
+            last[partition] = offset
             try:
                 doc = decode_wire(raw)
             except ValidationError as exc:
                 reason = describe_validation_error(exc)
-                batch.rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
+                rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
             except WireError as exc:
-                batch.rejects.append(Reject(topic, partition, offset, msg.key(), raw, str(exc)))
+                rejects.append(Reject(topic, partition, offset, msg.key(), raw, str(exc)))
             except ValueError as exc:
                 reason = f"undecodable: {exc}"
-                batch.rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
+                rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
             else:
-                batch.lines.append(StagedLine(doc, raw.decode(), topic, partition, offset))
-            key = (topic, partition)
-            expected = (
-                batch.offsets[key][0] if key in batch.offsets else self._position.get(partition)
-            )
-            batch.offsets[key] = (expected, offset + 1)
+                lines.append(StagedLine(doc, raw, topic, partition, offset))
+        for partition, offset in last.items():
+            batch.offsets[topic, partition] = (self._position.get(partition), offset + 1)
         return batch
 
     def _submit(self, batch: Batch, consumed: int) -> None:
@@ -271,6 +272,7 @@ class Ingestor:
                     self._stored[partition] = new
             self.stats.messages += flight.consumed
             self._commit_to_kafka(flight.batch)
+            crash_point("after_kafka_commit")
             self._report_lag()
             if self._on_batch:
                 self._on_batch(self.stats)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import psycopg
 
 from superstore.errors import SuperstoreError
+from superstore.ingest.faults import crash_point
 from superstore.messages import OrderLine
 from superstore.wire import line_key
 
@@ -107,12 +109,15 @@ class FencedError(SuperstoreError):
     """Another consumer moved this partition's offset: our batch is stale, drop it."""
 
 
-@dataclass(frozen=True)
-class StagedLine:
-    """A valid line (wire fields: money and dates as text) and its Kafka coordinates."""
+class StagedLine(NamedTuple):
+    """A valid line (wire fields: money and dates as text) and its Kafka coordinates.
+
+    A NamedTuple, not a frozen dataclass: one is built per message on the hot
+    path, and a frozen dataclass's __init__ costs ~1.5 us more.
+    """
 
     doc: dict[str, Any]
-    payload: str  # the validated JSON text, typed by PostgreSQL on staging
+    payload: bytes  # the message value as received (dead letters keep it verbatim)
     topic: str
     partition: int
     offset: int
@@ -125,7 +130,7 @@ class StagedLine:
     @classmethod
     def from_line(cls, line: OrderLine, topic: str, partition: int, offset: int) -> StagedLine:
         """Stage a validated model (loaders, tests) exactly as the wire decoder would."""
-        payload = line.model_dump_json()
+        payload = line.model_dump_json().encode()
         return cls(json.loads(payload), payload, topic, partition, offset)
 
 
@@ -155,13 +160,14 @@ class Batch:
 
     def deduplicated(self) -> list[StagedLine]:
         """One staged line per key, the latest offset winning (a batch may hold replays)."""
-        latest: dict[str, StagedLine] = {}
+        latest: dict[tuple[str, int], StagedLine] = {}
         for staged in self.lines:
-            latest[staged.key] = staged
-        return list(latest.values())
+            doc = staged.doc
+            latest[doc["order_id"], doc["line_number"]] = staged
+        return self.lines if len(latest) == len(self.lines) else list(latest.values())
 
 
-_LINE_FIELDS = STAGE_COLUMNS[:-3]
+_LINE_FIELDS = itemgetter(*STAGE_COLUMNS[:-3])  # doc -> tuple of the line's columns, in C
 
 
 def stage(conn: psycopg.Connection, lines: Iterable[StagedLine]) -> int:
@@ -174,11 +180,9 @@ def stage(conn: psycopg.Connection, lines: Iterable[StagedLine]) -> int:
     conn.execute(_STAGE_DDL)
     count = 0
     with conn.cursor().copy(f"COPY stage_lines ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
-        for staged in lines:
-            doc = staged.doc
-            copy.write_row(
-                (*[doc[n] for n in _LINE_FIELDS], staged.topic, staged.partition, staged.offset)
-            )
+        write_row = copy.write_row
+        for doc, _, topic, partition, offset in lines:
+            write_row((*_LINE_FIELDS(doc), topic, partition, offset))
             count += 1
     return count
 
@@ -241,6 +245,7 @@ def write_batch(conn: psycopg.Connection, group_id: str, batch: Batch) -> int:
         if staged or batch.rejects:
             payload = json.dumps({"lines": staged, "rejects": len(batch.rejects)})
             conn.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, payload])
+        crash_point("before_commit")
     return staged
 
 

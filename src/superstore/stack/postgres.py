@@ -121,7 +121,13 @@ def start_postgres(home: Path, port: int, report: Report) -> ServiceState:
         )  # fmt: skip
     log_path.touch()
     _prepare_dirs(home)
-    options = f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200"
+    # Sized for ingest bursts: with the default 128MB of buffers, backends wrote
+    # dirty pages themselves during a 1M-line load; 1GB of WAL between
+    # checkpoints meant full-page images every few hundred thousand lines.
+    options = (
+        f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200"
+        " -c shared_buffers=512MB -c max_wal_size=4GB"
+    )
     _pg(
         [_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log_path), "-w", "-t", "60",
          "-o", options, "start"],
