@@ -1,56 +1,94 @@
 """Ingest benchmark: N lines through the real broker into PostgreSQL, exactly once.
 
 Side by side in one run, on the same machine and server:
-  ours     superstore's consumer (batch COPY + upsert + offsets in one transaction)
+  ours     `superstore ingest --workers N` (batch COPY + upsert + offsets in one
+           transaction per batch; N processes in one group), for each N in --workers
   ceiling  the same rows COPY'd + upserted straight into PostgreSQL, no Kafka
   naive    one message -> one upsert -> one commit, as the original project did
 Targets (2 cores): ours >= 50,000 lines/s, >= 0.5x ceiling, >= 20x naive.
 
-    python bench/ingest.py [--lines 1000000] [--naive-seconds 20]
+    python bench/ingest.py [--lines 1000000] [--naive-seconds 20] [--workers 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 from common import bench_stack, fresh_database, fresh_topic, save_results, synthetic_records
 
 from superstore.clients import KafkaConfig, PgConfig
 from superstore.ingest import migrate
-from superstore.ingest.consumer import IngestOptions, Ingestor, IngestStats
 from superstore.ingest.writer import Batch, StagedLine, write_batch
 from superstore.messages import decode_line
 from superstore.produce import produce_records
 from superstore.wire import decode_wire
 
 
-def run_ours(kafka: KafkaConfig, pg: PgConfig, expected: int, batch_size: int) -> dict:
-    marks: dict[str, float] = {}
+def run_ours(
+    kafka: KafkaConfig, pg: PgConfig, expected: int, batch_size: int, workers: int
+) -> dict:
+    """`superstore ingest --workers N` as users run it; timed from launch to the last commit.
 
-    def on_batch(stats: IngestStats) -> None:
-        marks.setdefault("first", time.monotonic())
-        marks["last"] = time.monotonic()
-
-    opts = IngestOptions(group_id="bench", batch_size=batch_size, until_idle=3.0, progress_every=10)
+    Progress is read from the offsets the consumer stores with each batch (one
+    tiny indexed query every 50 ms), so the probe costs PostgreSQL nothing.
+    """
+    env = {
+        **os.environ,
+        "SUPERSTORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "SUPERSTORE_TOPIC": kafka.topic,
+        "SUPERSTORE_DLQ_TOPIC": kafka.dlq_topic,
+        "SUPERSTORE_PG_DSN": pg.dsn,
+    }
+    cmd = [sys.executable, "-m", "superstore", "ingest", "--group", "bench"]
+    cmd += ["--workers", str(workers), "--batch-size", str(batch_size)]
     started = time.monotonic()
-    stats = Ingestor(kafka, pg, opts, on_batch=on_batch).run()
-    assert stats.lines == expected, f"ingested {stats.lines}, expected {expected}"
-    # From the start of the run to the last commit: includes group join, excludes idle wait.
-    seconds = marks["last"] - started
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    first = last = None
+    committed = 0
+    try:
+        with pg.connect(autocommit=True) as conn:
+            while committed < expected:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"ingest exited early:\n{proc.stdout.read()}")
+                try:
+                    row = conn.execute(
+                        "SELECT coalesce(sum(next_offset), 0) FROM ingest_offsets"
+                        " WHERE group_id = 'bench'"
+                    ).fetchone()
+                except psycopg.errors.UndefinedTable:  # not migrated yet
+                    row = (0,)
+                now = time.monotonic()
+                if row[0] > committed:
+                    first = first or now
+                    last, committed = now, int(row[0])
+                time.sleep(0.05)
+            lines = conn.execute("SELECT count(*) FROM order_lines").fetchone()[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    assert lines == expected, f"ingested {lines}, expected {expected}\n{out}"
+    seconds = last - started
     return {
-        "lines": stats.lines,
+        "workers": workers,
+        "lines": lines,
         "seconds": round(seconds, 3),
-        "lines_per_s": round(stats.lines / seconds),
+        "lines_per_s": round(lines / seconds),
+        "steady_lines_per_s": round(lines / (last - first)) if last > first else None,
     }
 
 
 def run_ceiling(records: list[tuple[str, bytes]], pg: PgConfig, batch_size: int) -> dict:
-    lines = [
-        StagedLine(decode_wire(v), v.decode(), "ceiling", 0, i) for i, (_, v) in enumerate(records)
-    ]
+    lines = [StagedLine(decode_wire(v), v, "ceiling", 0, i) for i, (_, v) in enumerate(records)]
     migrate(pg)
     started = time.monotonic()
     with pg.connect(autocommit=True) as conn:
@@ -120,6 +158,12 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=20_000)
     parser.add_argument("--naive-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--workers",
+        default=f"1,{os.cpu_count() or 2}",
+        help="comma-separated worker counts to run (`ingest --workers N`); the last is 'ours'",
+    )
+    parser.add_argument("--partitions", type=int, default=6, help="partitions of the topic")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp,
@@ -127,14 +171,18 @@ def main() -> None:
     ):
         print(f"synthesising {args.lines:,} lines")
         records = synthetic_records(args.lines)
-        kafka = fresh_topic(settings)
+        kafka = fresh_topic(settings, partitions=args.partitions)
         t = time.monotonic()
         produced = produce_records(kafka, records)
         produce_s = time.monotonic() - t
         print(f"produced {produced.sent:,} in {produce_s:.1f}s")
-        print("ours ...")
-        ours = run_ours(kafka, fresh_database(settings, "bench_ours"), args.lines, args.batch_size)
-        print(f"  {ours}")
+        runs = []
+        for workers in [int(n) for n in args.workers.split(",")]:
+            print(f"ours, ingest --workers {workers} ...")
+            db = fresh_database(settings, f"bench_ours_{workers}")
+            runs.append(run_ours(kafka, db, args.lines, args.batch_size, workers))
+            print(f"  {runs[-1]}")
+        ours = runs[-1]
         print("ceiling ...")
         ceiling = run_ceiling(records, fresh_database(settings, "bench_ceiling"), args.batch_size)
         print(f"  {ceiling}")
@@ -152,7 +200,9 @@ def main() -> None:
                 "seconds": round(produce_s, 3),
                 "lines_per_s": round(produced.sent / produce_s),
             },
+            "partitions": args.partitions,
             "ours": ours,
+            "ours_by_workers": runs,
             "ceiling_copy_upsert_no_kafka": ceiling,
             "naive_per_message": naive,
             "ratio_vs_ceiling": round(ratio_ceiling, 3),

@@ -68,7 +68,7 @@ class Suite:
             self._expected[lines] = expected_of(self.records[:lines])
         return self._expected[lines]
 
-    def topic(self, purpose: str, peer: Peer, lines: int, partitions: int = 3) -> KafkaConfig:
+    def topic(self, purpose: str, peer: Peer, lines: int, partitions: int = 6) -> KafkaConfig:
         """A topic holding the first `lines` records in `peer`'s wire format, made once."""
         key = (f"{purpose}:{lines}:{partitions}", peer.wire)
         if key in self.topics:
@@ -113,7 +113,9 @@ class Suite:
 
     def scale(self) -> dict:
         """Ours with 1, 2, 3... processes in one group on a 6-partition topic."""
-        peer = OursPeer(settings=self.overrides.get("ours", {}), cache_dir=self.settings.cache_dir)
+        # One worker per process here: the processes are the scale-out being measured.
+        settings = {**self.overrides.get("ours", {}), "workers": 1}
+        peer = OursPeer(settings=settings, cache_dir=self.settings.cache_dir)
         lines = self.args.scale_lines
         kafka = self.topic("scale", peer, lines, partitions=6)
         runs = []
