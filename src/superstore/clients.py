@@ -9,6 +9,7 @@ stack recorded under the data directory, else a clear error.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,39 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer, Producer
     from confluent_kafka.admin import AdminClient
 
+
+class _RepeatFilter(logging.Filter):
+    """One line per kind of librdkafka complaint every `window` seconds.
+
+    While a broker is down librdkafka logs every reconnect attempt (~17 lines a
+    second in a broker-restart test). The first line of a kind passes; repeats
+    within the window are counted and the next one after it says how many were
+    folded. A kind is the message with its digits removed (ports, timings).
+    """
+
+    def __init__(self, window: float = 30.0) -> None:
+        super().__init__()
+        self.window = window
+        self._seen: dict[str, tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = re.sub(r"\d+", "#", record.getMessage())
+        first, folded = self._seen.get(kind, (0.0, 0))
+        if record.created - first < self.window:
+            self._seen[kind] = (first, folded + 1)
+            return False
+        if len(self._seen) > 1000:  # bounded: forget old kinds
+            self._seen.clear()
+        self._seen[kind] = (record.created, 0)
+        if folded:
+            record.msg = f"{record.getMessage()} ({folded} similar lines folded)"
+            record.args = ()
+        return True
+
+
 # librdkafka's own log lines go through Python logging (the CLI sets the level).
 _RDKAFKA_LOG = logging.getLogger("superstore.kafka.client")
+_RDKAFKA_LOG.addFilter(_RepeatFilter())
 
 __all__ = ["KafkaConfig", "PgConfig", "kafka_config", "pg_config"]
 

@@ -112,16 +112,29 @@ def test_rows_postgres_refuses_go_to_dead_letters(
     migrate(fresh_pg)
     with fresh_pg.connect(autocommit=True) as conn:  # a business rule only the database knows
         conn.execute("ALTER TABLE order_lines ADD CONSTRAINT cap CHECK (sales < 10000)")
-    produce_records(fresh_kafka, to_records(dataset))
+    from superstore.produce.readback import scan_topic
+
+    produce_records(fresh_kafka, mix_bad(dataset, 7))  # batches with both kinds of reject
     stats = run_ingest(fresh_kafka, fresh_pg, batch_size=5_000)
     big = [x for x in dataset if x.sales >= 10000]
     kept = [x for x in dataset if x.sales < 10000]
     assert len(big) > 0
-    assert stats.rejected == len(big)
-    assert totals(fresh_pg) == (len(kept), dataset_stats(kept).sales, len(big))
+    assert stats.rejected == len(big) + 7
+    assert totals(fresh_pg) == (len(kept), dataset_stats(kept).sales, len(big) + 7)
     with fresh_pg.connect() as conn:
-        reason = conn.execute("SELECT reason FROM rejected_lines LIMIT 1").fetchone()[0]
-    assert "refused by PostgreSQL" in reason and "cap" in reason
+        reasons = [r for (r,) in conn.execute("SELECT reason FROM rejected_lines").fetchall()]
+    refused = [r for r in reasons if "refused by PostgreSQL" in r]
+    assert len(refused) == len(big) and all("cap" in r for r in refused)
+    # Each dead letter reaches the topic once: retrying the batch without the refused
+    # rows does not resend the rejects the topic already acknowledged.
+    sources: list[bytes] = []
+    scan_topic(
+        fresh_kafka,
+        fresh_kafka.dlq_topic,
+        lambda _: None,
+        on_message=lambda m: sources.append(dict(m.headers())["source"]),
+    )
+    assert len(sources) == len(set(sources)) == len(big) + 7
 
 
 def test_ingest_cli_until_idle(

@@ -102,9 +102,12 @@ class BatchWriter:
     def write(self, batch: Batch) -> Outcome:
         """Commit the batch, its rejects and offsets; retry transient failures until stopped."""
         backoff = 0.5
+        dead_lettered = 0  # rejects already acknowledged by the DLQ topic: never resent
         while True:
             try:
-                self._dlq.send(batch.rejects)
+                if len(batch.rejects) > dead_lettered:
+                    self._dlq.send(batch.rejects[dead_lettered:])
+                    dead_lettered = len(batch.rejects)
                 written = write_batch(self._connection(), self.group_id, batch)
                 crash_point("after_commit")
             except FencedError as exc:
