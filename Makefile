@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 SS     := $(BIN)/superstore
 
-.PHONY: install system-deps browser-deps demo serve test test-slow bench-ingest bench-export bench-etl bench-peers bench-dashboard screenshots lint fmt down clean help
+.PHONY: install system-deps browser-deps demo serve test test-faults bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,8 +48,12 @@ test: install browser-deps  ## lint, then the default test suite against a real 
 	$(BIN)/ruff format --check src tests bench orchestration
 	$(BIN)/python -m pytest
 
-test-slow: install  ## long fault-injection suites
-	$(BIN)/python -m pytest -m slow
+test-faults: install  ## fault-injection suite of issue 4 (kill -9, broker/PostgreSQL restarts, DLQ)
+	$(BIN)/python -m pytest -m faults -v
+
+bench: install  ## every issue 4 + 9 benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,spark,bench]'
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 bench-ingest: install  ## 1M lines Kafka -> PostgreSQL vs raw COPY ceiling and a naive consumer
 	cd bench && ../$(BIN)/python ingest.py
@@ -62,6 +66,9 @@ bench-etl: install  ## 10M-line lake -> star schema: DuckDB vs PySpark backfill,
 
 bench-dashboard: install  ## analytics API p50/p95 at 10M facts vs the same queries on PostgreSQL OLTP
 	cd bench && ../$(BIN)/python dashboard.py
+
+bench-freshness: install  ## produce -> /today API freshness p50/p99 at 1k lines/s
+	cd bench && ../$(BIN)/python freshness.py
 
 screenshots: install browser-deps  ## refresh docs/today.png and docs/analytics.png from a real browser
 	DASHBOARD_SCREENSHOTS=docs $(BIN)/python -m pytest tests/web/test_dashboards_screenshots.py -q
