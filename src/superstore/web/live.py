@@ -40,7 +40,7 @@ class LiveHub:
         resolve_day: Callable[[dt.date | None], dt.date],
         timezone: str,
         *,
-        debounce: float = 0.03,
+        debounce: float = 0.005,
         day_check: float = 20.0,
     ) -> None:
         self._dsn = dsn
@@ -146,7 +146,10 @@ class LiveHub:
     async def _publish(self) -> None:
         while True:
             await self._changed.wait()
-            await asyncio.sleep(self._debounce)  # coalesce a burst of commits
+            # Coalesce commits landing together (parallel ingest processes). It adds to
+            # every update's delay, so keep it short: commits arriving while a snapshot
+            # is computed are coalesced into the next one anyway.
+            await asyncio.sleep(self._debounce)
             self._changed.clear()
             await self._push(list(self._subscribers))
 

@@ -2,7 +2,8 @@
 
 One snapshot per day serves every browser watching it: the live hub
 recomputes it once per committed ingest transaction (NOTIFY), not once per
-client. Queries are constant SQL with the day as a bound parameter.
+client. Queries are constant SQL with the day as a bound parameter; two
+passes over the day's lines (by product version, by order) give every number.
 """
 
 from __future__ import annotations
@@ -61,75 +62,102 @@ class TodaySnapshot(BaseModel):
     generated_at: dt.datetime
 
 
-_TOTALS = """
-SELECT count(*), count(DISTINCT l.order_id), coalesce(sum(l.sales), 0), max(l.ingested_at)
-FROM orders o JOIN order_lines l ON l.order_id = o.order_id
-WHERE o.order_date = %(day)s
+# Two passes over the day's lines instead of one per widget: recomputed at every
+# committed ingest transaction, the snapshot's cost is the freshness of /today
+# (bench/freshness.py). Aggregating before joining lets PostgreSQL use hash
+# aggregates on the lines and join only the aggregated rows (product versions,
+# 10 orders, whose lines and sales are then read by primary key); every total
+# stays exact NUMERIC arithmetic in PostgreSQL.
+_BY_PRODUCT = """
+SELECT product_id, product_name, category, sales, category_sales, day_lines, day_sales,
+       day_last, rank
+FROM (
+    SELECT t.product_id, t.product_name, p.category, t.sales,
+           sum(t.sales) OVER (PARTITION BY p.category) AS category_sales,
+           row_number() OVER (PARTITION BY p.category) AS in_category,
+           row_number() OVER (ORDER BY t.sales DESC, t.product_id, t.product_name) AS rank,
+           sum(t.lines) OVER () AS day_lines, sum(t.sales) OVER () AS day_sales,
+           max(t.last) OVER () AS day_last
+    FROM (
+        SELECT l.product_id, l.product_name, count(*) AS lines, sum(l.sales) AS sales,
+               max(l.ingested_at) AS last
+        FROM orders o
+        JOIN order_lines l ON l.order_id = o.order_id
+        WHERE o.order_date = %(day)s
+        GROUP BY l.product_id, l.product_name
+    ) t
+    LEFT JOIN products p ON p.product_id = t.product_id AND p.product_name = t.product_name
+) ranked
+WHERE rank <= %(top)s OR in_category = 1
+ORDER BY rank
 """
 
-_TOP_PRODUCTS = """
-SELECT l.product_id, l.product_name, sum(l.sales) AS sales
-FROM orders o JOIN order_lines l ON l.order_id = o.order_id
-WHERE o.order_date = %(day)s
-GROUP BY l.product_id, l.product_name
-ORDER BY sales DESC, l.product_id, l.product_name
-LIMIT %(limit)s
-"""
-
-_CATEGORIES = """
-SELECT p.category, sum(l.sales) AS sales
-FROM orders o
-JOIN order_lines l ON l.order_id = o.order_id
-JOIN products p ON p.product_id = l.product_id AND p.product_name = l.product_name
-WHERE o.order_date = %(day)s
-GROUP BY p.category
-ORDER BY sales DESC, p.category
-"""
-
-_LATEST = """
-SELECT o.order_id, c.customer_name, o.city, o.state, count(*), sum(l.sales),
-       max(l.ingested_at) AS at
-FROM orders o
-JOIN order_lines l ON l.order_id = o.order_id
-JOIN customers c ON c.customer_id = o.customer_id
-WHERE o.order_date = %(day)s
-GROUP BY o.order_id, c.customer_name, o.city, o.state
-ORDER BY at DESC, o.order_id DESC
-LIMIT %(limit)s
+_BY_ORDER = """
+WITH per_order AS (
+    SELECT l.order_id, max(l.ingested_at) AS at
+    FROM orders o
+    JOIN order_lines l ON l.order_id = o.order_id
+    WHERE o.order_date = %(day)s
+    GROUP BY l.order_id
+), latest AS (
+    SELECT * FROM per_order ORDER BY at DESC, order_id DESC LIMIT %(limit)s
+)
+SELECT n.orders, lt.order_id, c.customer_name, o.city, o.state, s.lines, s.sales, lt.at
+FROM (SELECT count(*) AS orders FROM per_order) n
+LEFT JOIN (
+    latest lt
+    JOIN orders o ON o.order_id = lt.order_id
+    JOIN customers c ON c.customer_id = o.customer_id
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS lines, sum(x.sales) AS sales
+        FROM order_lines x WHERE x.order_id = lt.order_id
+    ) s
+) ON true
+ORDER BY lt.at DESC, lt.order_id DESC
 """
 
 
 async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> TodaySnapshot:
-    """The day's snapshot; all four queries see the same committed data."""
-    params = {"day": day, "limit": TOP_PRODUCTS}
+    """The day's snapshot; both queries see the same committed data."""
     async with conn.transaction():
         # REPEATABLE READ so totals, products, categories and orders agree.
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        lines, orders, sales, last = await (await conn.execute(_TOTALS, params)).fetchone()
-        top = await (await conn.execute(_TOP_PRODUCTS, params)).fetchall()
-        categories = await (await conn.execute(_CATEGORIES, params)).fetchall()
-        latest = await (
-            await conn.execute(_LATEST, {"day": day, "limit": LATEST_ORDERS})
+        products = await (
+            await conn.execute(_BY_PRODUCT, {"day": day, "top": TOP_PRODUCTS})
         ).fetchall()
+        latest = await (
+            await conn.execute(_BY_ORDER, {"day": day, "limit": LATEST_ORDERS})
+        ).fetchall()
+    # Rows: the top products by rank, plus one row per category for its total.
+    categories = {r[2]: r[4] for r in products if r[2] is not None}  # None: no products row
+    lines, sales, last = products[0][5:8] if products else (0, Decimal(0), None)
     return TodaySnapshot(
         date=day,
         timezone=timezone,
         sales=sales,
-        orders=orders,
-        lines=lines,
-        top_products=[ProductSales(product_id=a, product_name=b, sales=c) for a, b, c in top],
-        categories=[CategorySales(category=a, sales=b) for a, b in categories],
+        orders=latest[0][0],  # one row even for an empty day: the count, no order
+        lines=int(lines),
+        top_products=[
+            ProductSales(product_id=r[0], product_name=r[1], sales=r[3])
+            for r in products
+            if r[8] <= TOP_PRODUCTS
+        ],
+        categories=[
+            CategorySales(category=c, sales=v)
+            for c, v in sorted(categories.items(), key=lambda x: (-x[1], x[0]))
+        ],
         latest_orders=[
             LatestOrder(
-                order_id=r[0],
-                customer_name=r[1],
-                city=r[2],
-                state=r[3],
-                lines=r[4],
-                sales=r[5],
-                ingested_at=r[6],
+                order_id=r[1],
+                customer_name=r[2],
+                city=r[3],
+                state=r[4],
+                lines=r[5],
+                sales=r[6],
+                ingested_at=r[7],
             )
             for r in latest
+            if r[1] is not None
         ],
         last_update=last,
         generated_at=dt.datetime.now(dt.UTC),
