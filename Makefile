@@ -61,7 +61,7 @@ bench-ingest: install  ## 1M lines Kafka -> PostgreSQL vs raw COPY ceiling and a
 bench-export: install  ## one 1M-line day PostgreSQL -> lake (CSV + Parquet) vs a psql \copy ceiling
 	cd bench && ../$(BIN)/python export.py
 
-bench-etl: install  ## 10M-line lake -> star schema: DuckDB vs PySpark backfill, 10k-line daily increment
+bench-etl: install  ## 1M and 10M-line lakes -> star schema: DuckDB vs Spark local[*] vs a standalone cluster; 10k increment
 	cd bench && ../$(BIN)/python etl.py
 
 bench-dashboard: install  ## analytics API p50/p95 at 10M facts vs the same queries on PostgreSQL OLTP

@@ -28,7 +28,7 @@ from superstore.warehouse.base import conform
 from superstore.warehouse.dialects import render
 from superstore.warehouse.schema import TABLES
 
-__all__ = ["LOCAL_DEFAULTS", "SparkEngine", "spark_session"]
+__all__ = ["LOCAL_DEFAULTS", "SparkEngine", "on_this_machine", "spark_session"]
 
 # Defaults for a laptop; any of them can be overridden with --spark-conf.
 LOCAL_DEFAULTS = {
@@ -41,6 +41,12 @@ LOCAL_DEFAULTS = {
     # Listing a few thousand local files is faster in the driver than as a Spark job.
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
 }
+# Masters whose executors run on this machine: local[*], local-cluster[...] and a standalone
+# master addressed on loopback (started here, e.g. bench/spark_cluster.py). They share the
+# driver's file system, so a local temp dir is the stage; any other master needs a stage URL.
+_THIS_MACHINE = re.compile(
+    r"local(\[.*\])?|local-cluster\[.*\]|spark://(127\.0\.0\.1|localhost)(:\d+)?"
+)
 _LAKE_FILE = re.compile(r"(.+)/date=(\d{4}-\d{2}-\d{2})/([a-z_]+\.parquet)")
 _ALWAYS = {"spark.sql.session.timeZone": "UTC", "spark.log.level": "ERROR"}
 
@@ -58,7 +64,8 @@ def spark_session(
         ) from None
     if java_home:  # spark-submit reads JAVA_HOME from the environment it is started in
         os.environ["JAVA_HOME"] = java_home
-    settings = {**(LOCAL_DEFAULTS if master.startswith("local") else {}), **_ALWAYS, **(conf or {})}
+    local = LOCAL_DEFAULTS if on_this_machine(master) else {}
+    settings = {**local, **_ALWAYS, **(conf or {})}
     builder = SparkSession.builder.master(master).appName("superstore-etl")
     for key, value in settings.items():
         builder = builder.config(key, value)
@@ -69,6 +76,11 @@ def spark_session(
             f"Spark could not start ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
             hint="install Java 17+ or set JAVA_HOME / SUPERSTORE_JAVA_HOME",
         ) from exc
+
+
+def on_this_machine(master: str) -> bool:
+    """True when every executor of ``master`` runs here: local paths work as the stage."""
+    return _THIS_MACHINE.fullmatch(master.strip()) is not None
 
 
 def _paths(files: Sequence[str]) -> list[str]:
@@ -101,7 +113,7 @@ class SparkEngine(Engine):
         stage_url: str = "",
         java_home: str | None = None,
     ) -> None:
-        if not stage_url and not master.startswith("local") and spark is None:
+        if not stage_url and not on_this_machine(master) and spark is None:
             raise ConfigError(
                 f"--engine spark on {master} needs a stage every node can write",
                 hint="set SUPERSTORE_SPARK_STAGE_URL=s3://bucket/tmp (or hdfs:///tmp)",
