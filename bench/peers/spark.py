@@ -14,9 +14,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from superstore.errors import FatalError
 from superstore.ingest import migrate
+from superstore.stack.tools import resolve_maven_jars
 
-from .base import RESOURCES, Peer, PeerProcess, Target, python_command, resolve_jars
+from .base import RESOURCES, Peer, PeerProcess, Target, python_command
 
 __all__ = ["SparkPeer", "spark_version"]
 
@@ -34,22 +36,38 @@ def spark_version() -> str:
 
 def _jars(cache_dir: Path) -> list[Path]:
     """Maven-resolved jars that pyspark does not ship already (Kafka source, JDBC driver)."""
-    pom_version = re.search(
-        r"<spark.version>([^<]+)</spark.version>", (RESOURCES / "spark-pom.xml").read_text()
-    ).group(1)
+    pom = RESOURCES / "spark-pom.xml"
+    text = pom.read_text()
+    pom_version = re.search(r"<spark.version>([^<]+)</spark.version>", text).group(1)
     installed = spark_version()
     if installed != pom_version:
-        raise RuntimeError(
-            f"pyspark {installed} is installed but spark-pom.xml pins Spark {pom_version}: "
-            "set <spark.version> in bench/peers/resources/spark-pom.xml to match"
+        # The Kafka source should match the installed Spark (pip may pick any 4.0.x in
+        # pyproject's range): resolve a copy of the pom pinned to it. When Maven Central
+        # serves no such connector (4.0.5 here, 2026-11), fall back to the pom's own
+        # patch release of the same 4.0 line and say so.
+        pinned = cache_dir / f"spark-pom-{installed}.xml"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        pinned.write_text(
+            text.replace(
+                f"<spark.version>{pom_version}</spark.version>",
+                f"<spark.version>{installed}</spark.version>",
+            )
         )
+        try:
+            resolve_maven_jars(pinned, cache_dir, "spark-sql-kafka-*.jar", name="spark-pom")
+            pom = pinned
+        except FatalError:
+            print(
+                f"  spark peer: no spark-sql-kafka {installed} on Maven Central; "
+                f"using {pom_version} (same 4.0 line) with pyspark {installed}"
+            )
     import pyspark
 
     shipped = {
         re.sub(r"-\d[^-]*$", "", jar.stem)
         for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")
     }
-    libs = resolve_jars("spark-pom.xml", cache_dir, "spark-sql-kafka-*.jar")
+    libs = resolve_maven_jars(pom, cache_dir, "spark-sql-kafka-*.jar", name="spark-pom")[0]
     return sorted(
         jar for jar in libs.glob("*.jar") if re.sub(r"-\d[^-]*$", "", jar.stem) not in shipped
     )
