@@ -7,9 +7,8 @@ import logging
 import typer
 from rich.console import Console
 
-from superstore.clients import kafka_config, pg_config
-from superstore.ingest.consumer import IngestOptions, Ingestor
-from superstore.ingest.workers import run_workers, tune_gc
+from superstore.ingest.consumer import IngestOptions
+from superstore.ingest.workers import run_member, run_workers
 from superstore.settings import Settings
 
 __all__ = ["ingest"]
@@ -40,7 +39,7 @@ def ingest(
         "the topic's partitions sit idle). Decoding is per-process Python work.",
     ),
     max_wait_ms: int = typer.Option(
-        50,
+        round(IngestOptions.batch_timeout * 1000),
         "--max-wait-ms",
         min=1,
         help="Longest wait for a batch to fill before writing what has arrived "
@@ -81,10 +80,7 @@ def ingest(
             f"{result.rejected:,} ({result.messages:,} messages, {rate:,.0f}/s)"
         )
         return
-    tune_gc()
-    ingestor = Ingestor(kafka_config(settings), pg_config(settings), options)
-    ingestor.install_signal_handlers()
-    stats = ingestor.run()
+    stats = run_member(settings, options)
     console.print(
         f"[green]✓[/] ingested {stats.lines:,} lines, rejected {stats.rejected:,} "
         f"({stats.messages:,} messages, {stats.rate:,.0f}/s)"

@@ -25,7 +25,7 @@ from superstore.ingest.consumer import IngestOptions, Ingestor, IngestStats
 from superstore.logs import setup_logging
 from superstore.settings import Settings
 
-__all__ = ["WorkersResult", "run_workers", "tune_gc"]
+__all__ = ["WorkersResult", "run_member", "run_workers", "tune_gc"]
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,20 @@ class WorkersResult:
         return all(code == 0 for code in self.exit_codes)
 
 
+def run_member(settings: Settings, options: IngestOptions) -> IngestStats:
+    """This process as one group member until stopped; SIGINT/SIGTERM end it cleanly."""
+    tune_gc()
+    ingestor = Ingestor(kafka_config(settings), pg_config(settings), options)
+    ingestor.install_signal_handlers()
+    return ingestor.run()
+
+
 def _worker(
     settings: Settings, options: IngestOptions, index: int, verbose: bool, results: Queue[Any]
 ) -> None:
     setup_logging(verbose)
-    tune_gc()
     log.info("worker %d of group %s starting", index, options.group_id)
-    ingestor = Ingestor(kafka_config(settings), pg_config(settings), options)
-    ingestor.install_signal_handlers()
-    stats: IngestStats = ingestor.run()
+    stats = run_member(settings, options)
     results.put((index, stats.lines, stats.rejected, stats.messages))
 
 
