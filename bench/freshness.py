@@ -220,11 +220,13 @@ def today_lines(count: int, day: dt.date) -> list[tuple[str, Key, bytes]]:
 
 
 def produce_paced(
-    kafka: KafkaConfig, records: list[tuple[str, Key, bytes]], rate: float, linger_ms: int | None
+    kafka: KafkaConfig, producer: Any, records: list[tuple[str, Key, bytes]], rate: float
 ) -> tuple[dict[Key, float], float]:
-    """Produce at `rate` lines/s; each line's produce() wall time, and the achieved rate."""
-    overrides = {} if linger_ms is None else {"linger.ms": linger_ms}
-    producer = kafka.producer(**overrides)
+    """Produce at `rate` lines/s; each line's produce() wall time, and the achieved rate.
+
+    One producer serves the warm-up and the measured run, as a live source keeps
+    its connection: a new producer's first lines would wait for its metadata.
+    """
     failed: list[str] = []
 
     def on_delivery(err: object, _msg: object) -> None:
@@ -350,6 +352,18 @@ def measure(
             "interval_ms_p50": round(_pct(event_gaps, 50), 1) if event_gaps else None,
         },
         "events_before_commit": clock_skew,
+        # Where the tail comes from: the slowest lines, seconds into the run, and their split.
+        "slowest": [
+            {
+                "at_s": round(p - lines[0][0], 2),
+                "total_ms": round((r - p) * 1000, 1),
+                "produce_to_commit_ms": round((c - p) * 1000, 1),
+                "commit_to_built_ms": round((g - c) * 1000, 1),
+            }
+            for p, c, g, r in sorted(lines, key=lambda x: x[0] - x[3])[:10]
+        ]
+        if lines
+        else [],
     }
 
 
@@ -436,12 +450,14 @@ def run(args: argparse.Namespace, settings: Any, work: Path) -> dict[str, Any]:
         try:
             _wait("the first SSE snapshot", lambda: latest.value >= 0, 30, procs)
             print(f"warm-up: {warmup_n:,} lines at {args.rate:,.0f}/s")
-            produce_paced(kafka, records[:warmup_n], args.rate, args.linger_ms)
+            linger = {} if args.linger_ms is None else {"linger.ms": args.linger_ms}
+            producer = kafka.producer(**linger)
+            produce_paced(kafka, producer, records[:warmup_n], args.rate)
             _wait("the warm-up in the API", lambda: latest.value >= warmup_n, 240, procs)
             time.sleep(1.0)  # let the consumer settle into its idle loop
             load_start = os.getloadavg()
             print(f"measuring: {paced_n:,} lines at {args.rate:,.0f}/s")
-            sent, achieved = produce_paced(kafka, records[warmup_n:], args.rate, args.linger_ms)
+            sent, achieved = produce_paced(kafka, producer, records[warmup_n:], args.rate)
             load_end = os.getloadavg()
             total = warmup_n + paced_n
             with contextlib.suppress(RuntimeError):

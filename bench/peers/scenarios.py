@@ -148,14 +148,21 @@ def throughput(
 
 
 def produce_paced(
-    kafka: KafkaConfig, records: Records, rate: float, encode: Callable[[bytes], bytes]
+    kafka: KafkaConfig,
+    producer: Any,
+    records: Records,
+    rate: float,
+    encode: Callable[[bytes], bytes],
 ) -> dict[tuple[str, int], float]:
-    """Produce at `rate` lines/s; returns each line's key -> wall time of its produce() call."""
+    """Produce at `rate` lines/s; returns each line's key -> wall time of its produce() call.
+
+    The caller's producer serves warm-up and measured run alike, as a live source
+    keeps its connection (a new producer's first lines would wait for metadata).
+    """
     prepared = []
     for key, value in records:
         doc = json.loads(value)
         prepared.append(((doc["order_id"], int(doc["line_number"])), key, encode(value)))
-    producer = kafka.producer()
     sent: dict[tuple[str, int], float] = {}
     start = time.monotonic()
     for i, (line_key, key, value) in enumerate(prepared):
@@ -176,12 +183,13 @@ def latency(
     peer.prepare(target)
     proc = peer.start(target)
     try:
-        produce_paced(target.kafka, warmup, 1000.0, peer.encode)
+        producer = target.kafka.producer()
+        produce_paced(target.kafka, producer, warmup, 1000.0, peer.encode)
         ready = wait_visible(target.pg, peer.table, len(warmup), 240, lambda: proc.alive, 0.5)
         _ensure_running(proc, "before the latency run")
         if ready < len(warmup):
             raise RuntimeError(f"{peer.name} not consuming after 240s: {proc.tail()}")
-        sent = produce_paced(target.kafka, paced, rate, peer.encode)
+        sent = produce_paced(target.kafka, producer, paced, rate, peer.encode)
         total = len(warmup) + len(paced)
         wait_visible(target.pg, peer.table, total, drain, lambda: proc.alive, 0.5)
     finally:

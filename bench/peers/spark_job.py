@@ -17,7 +17,7 @@ import argparse
 
 import psycopg
 
-from superstore.ingest.writer import STAGE_COLUMNS, stage, upsert_staged
+from superstore.ingest.writer import STAGE_COLUMNS, TRACKING_LOCK, stage, upsert_staged
 
 BATCHES_DDL = """
 CREATE TABLE IF NOT EXISTS spark_batches (
@@ -112,7 +112,8 @@ def main() -> None:
             conn.execute("TRUNCATE stage_lines")  # leftovers of a killed attempt
             batch.write.jdbc(args.jdbc_url, "stage_lines", mode="append", properties=jdbc_props)
             with conn.transaction():
-                upsert_staged(conn)
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [TRACKING_LOCK])
+                upsert_staged(conn, exclusive=True)
                 conn.execute("INSERT INTO spark_batches (batch_id) VALUES (%s)", [batch_id])
                 conn.execute("TRUNCATE stage_lines")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from superstore.clients import KafkaConfig, PgConfig
+from superstore.ingest.day_totals import drifted_days, tracked_days
 
 __all__ = [
     "DayTotals",
@@ -122,12 +123,17 @@ def postgres_layer(pg: PgConfig) -> LayerTotals:
             " (SELECT 1 FROM customers c WHERE c.customer_id = o.customer_id)"
         ).fetchone()[0]
         rejected = conn.execute("SELECT count(*) FROM rejected_lines").fetchone()[0]
+        drifted = drifted_days(conn)
+        tracked = len(tracked_days(conn))
     layer = LayerTotals("postgres", {d: DayTotals(n, o, Decimal(s)) for d, n, o, s in rows})
     layer.notes = {
         "orphan_lines": orphans,
         "orphan_orders": orphan_orders,
         "rejected_lines": rejected,
+        "tracked_days": tracked,
     }
+    if drifted:
+        layer.notes["drifted_days"] = ", ".join(d.isoformat() for d in drifted)
     return layer
 
 

@@ -105,6 +105,12 @@ def reconcile(layers: Sequence[LayerTotals], until: dt.date | None) -> Report:
             if layer.notes.get("orphan_orders")
         ]
         + [
+            f"{layer.name}: running /today totals differ from the lines on"
+            f" {layer.notes['drifted_days']}"
+            for layer in layers
+            if layer.notes.get("drifted_days")
+        ]
+        + [
             f"{layer.name}: {layer.notes['facts_lost_in_joins']} facts missing a dimension row"
             for layer in layers
             if layer.notes.get("facts_lost_in_joins")

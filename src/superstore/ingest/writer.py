@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 NOTIFY_CHANNEL = "sales_lines"
+# Every write transaction holds it shared; starting to track a day holds it exclusively.
+TRACKING_LOCK = 0x5E5E_0002
 
 STAGE_COLUMNS = (
     "order_id", "line_number", "row_id", "order_date", "ship_date", "ship_mode",
@@ -55,8 +57,8 @@ CREATE TEMP TABLE IF NOT EXISTS stage_lines (
 ) ON COMMIT DELETE ROWS
 """
 
-# Order of statements matters: parents before children (foreign keys).
-_UPSERTS = (
+# Parents before children: the lines statement reads the orders' dates.
+_PARENTS = (
     """INSERT INTO customers (customer_id, customer_name, segment)
        SELECT DISTINCT ON (customer_id) customer_id, customer_name, segment
        FROM stage_lines ORDER BY customer_id, src_partition DESC, src_offset DESC
@@ -70,39 +72,146 @@ _UPSERTS = (
        ON CONFLICT (product_id, product_name) DO UPDATE
        SET first_order_date = LEAST(products.first_order_date, EXCLUDED.first_order_date)
        WHERE EXCLUDED.first_order_date < products.first_order_date""",
-    """INSERT INTO orders (order_id, order_date, ship_date, ship_mode, customer_id, country,
-                           city, state, postal_code, region)
-       SELECT DISTINCT ON (order_id) order_id, order_date, ship_date, ship_mode, customer_id,
-              country, city, state, postal_code, region
-       FROM stage_lines ORDER BY order_id, src_offset DESC
-       ON CONFLICT (order_id) DO UPDATE
-       SET order_date = EXCLUDED.order_date, ship_date = EXCLUDED.ship_date,
-           ship_mode = EXCLUDED.ship_mode, customer_id = EXCLUDED.customer_id,
-           country = EXCLUDED.country, city = EXCLUDED.city, state = EXCLUDED.state,
-           postal_code = EXCLUDED.postal_code, region = EXCLUDED.region, updated_at = now()
-       WHERE (orders.order_date, orders.ship_date, orders.ship_mode, orders.customer_id,
-              orders.country, orders.city, orders.state, orders.postal_code, orders.region)
-             IS DISTINCT FROM
-             (EXCLUDED.order_date, EXCLUDED.ship_date, EXCLUDED.ship_mode, EXCLUDED.customer_id,
-              EXCLUDED.country, EXCLUDED.city, EXCLUDED.state, EXCLUDED.postal_code,
-              EXCLUDED.region)""",
-    """INSERT INTO order_lines (order_id, line_number, row_id, product_id, product_name, sales,
-                                quantity, discount, profit, src_topic, src_partition, src_offset)
-       SELECT order_id, line_number, row_id, product_id, product_name, sales, quantity,
-              discount, profit, src_topic, src_partition, src_offset
-       FROM stage_lines
-       ON CONFLICT (order_id, line_number) DO UPDATE
-       SET row_id = EXCLUDED.row_id, product_id = EXCLUDED.product_id,
-           product_name = EXCLUDED.product_name, sales = EXCLUDED.sales,
-           quantity = EXCLUDED.quantity, discount = EXCLUDED.discount, profit = EXCLUDED.profit,
-           src_topic = EXCLUDED.src_topic, src_partition = EXCLUDED.src_partition,
-           src_offset = EXCLUDED.src_offset, ingested_at = now()
-       WHERE (order_lines.row_id, order_lines.product_id, order_lines.product_name,
-              order_lines.sales, order_lines.quantity, order_lines.discount, order_lines.profit)
-             IS DISTINCT FROM
-             (EXCLUDED.row_id, EXCLUDED.product_id, EXCLUDED.product_name, EXCLUDED.sales,
-              EXCLUDED.quantity, EXCLUDED.discount, EXCLUDED.profit)""",
 )
+
+_ORDERS = """
+INSERT INTO orders (order_id, order_date, ship_date, ship_mode, customer_id, country,
+                    city, state, postal_code, region)
+    SELECT DISTINCT ON (order_id) order_id, order_date, ship_date, ship_mode, customer_id,
+           country, city, state, postal_code, region
+    FROM stage_lines ORDER BY order_id, src_offset DESC
+    ON CONFLICT (order_id) DO UPDATE
+    SET order_date = EXCLUDED.order_date, ship_date = EXCLUDED.ship_date,
+        ship_mode = EXCLUDED.ship_mode, customer_id = EXCLUDED.customer_id,
+        country = EXCLUDED.country, city = EXCLUDED.city, state = EXCLUDED.state,
+        postal_code = EXCLUDED.postal_code, region = EXCLUDED.region, updated_at = now()
+    WHERE (orders.order_date, orders.ship_date, orders.ship_mode, orders.customer_id,
+           orders.country, orders.city, orders.state, orders.postal_code, orders.region)
+          IS DISTINCT FROM
+          (EXCLUDED.order_date, EXCLUDED.ship_date, EXCLUDED.ship_mode, EXCLUDED.customer_id,
+           EXCLUDED.country, EXCLUDED.city, EXCLUDED.state, EXCLUDED.postal_code,
+           EXCLUDED.region)
+"""
+
+_LINES = """
+INSERT INTO order_lines (order_id, line_number, row_id, product_id, product_name, sales,
+                         quantity, discount, profit, src_topic, src_partition, src_offset)
+    SELECT order_id, line_number, row_id, product_id, product_name, sales, quantity,
+           discount, profit, src_topic, src_partition, src_offset
+    FROM stage_lines
+    ON CONFLICT (order_id, line_number) DO UPDATE
+    SET row_id = EXCLUDED.row_id, product_id = EXCLUDED.product_id,
+        product_name = EXCLUDED.product_name, sales = EXCLUDED.sales,
+        quantity = EXCLUDED.quantity, discount = EXCLUDED.discount, profit = EXCLUDED.profit,
+        src_topic = EXCLUDED.src_topic, src_partition = EXCLUDED.src_partition,
+        src_offset = EXCLUDED.src_offset, ingested_at = now()
+    WHERE (order_lines.row_id, order_lines.product_id, order_lines.product_name,
+           order_lines.sales, order_lines.quantity, order_lines.discount, order_lines.profit)
+          IS DISTINCT FROM
+          (EXCLUDED.row_id, EXCLUDED.product_id, EXCLUDED.product_name, EXCLUDED.sales,
+           EXCLUDED.quantity, EXCLUDED.discount, EXCLUDED.profit)
+"""
+
+# Tracked days (migration 003) are the days with a day_totals row; the writer
+# starts tracking a day it writes lines of while the day is yesterday, today or
+# tomorrow in UTC (today in any time zone).
+_BATCH_DAYS = """
+SELECT s.order_date, t.order_date IS NOT NULL AS tracked
+FROM (SELECT DISTINCT order_date FROM stage_lines) s
+LEFT JOIN day_totals t ON t.order_date = s.order_date
+WHERE t.order_date IS NOT NULL
+   OR s.order_date BETWEEN (now() AT TIME ZONE 'UTC')::date - 1
+                       AND (now() AT TIME ZONE 'UTC')::date + 1
+ORDER BY s.order_date
+"""
+
+# Start tracking days: their totals from what is stored (run under TRACKING_LOCK
+# exclusively, so no other writer has uncommitted lines of them).
+_TRACK_DAYS = """
+WITH per_order AS (
+    SELECT o.order_date, o.order_id, max(l.ingested_at) AS at
+    FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+    WHERE o.order_date = ANY(%(days)s::date[])
+    GROUP BY o.order_date, o.order_id
+), days AS (
+    INSERT INTO day_totals (order_date, orders, latest_ids, latest_at, last_at)
+    SELECT d.day, count(p.order_id),
+           coalesce((array_agg(p.order_id ORDER BY p.at DESC, p.order_id DESC)
+                     FILTER (WHERE p.order_id IS NOT NULL))[:10], '{}'),
+           coalesce((array_agg(p.at ORDER BY p.at DESC, p.order_id DESC)
+                     FILTER (WHERE p.order_id IS NOT NULL))[:10], '{}'),
+           coalesce(max(p.at), now())
+    FROM unnest(%(days)s::date[]) AS d(day)
+    LEFT JOIN per_order p ON p.order_date = d.day
+    GROUP BY d.day
+    ORDER BY d.day
+)
+INSERT INTO day_product_sales (order_date, product_id, product_name, lines, sales)
+SELECT o.order_date, l.product_id, l.product_name, count(*), sum(l.sales)
+FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+WHERE o.order_date = ANY(%(days)s::date[])
+GROUP BY o.order_date, l.product_id, l.product_name
+"""
+
+# Orders, and how many of them are new, per order date (for the day totals).
+# xmax = 0 marks a row this statement inserted rather than updated.
+_ORDERS_COUNTED = f"""
+WITH up AS ({_ORDERS}    RETURNING order_date, xmax = 0 AS inserted
+)
+SELECT order_date, count(*) FROM up WHERE inserted GROUP BY order_date
+"""
+
+# Lines, then the running totals of the tracked days among them: inserted lines
+# add to their (order date, product) sales; every tracked day with a line
+# written gets its new orders counted, its latest orders merged and its last
+# change time. Updates of existing rows are accounted by migration 003's
+# triggers. Parallel writers lock shared rows in one order (day_totals by date,
+# then day_product_sales by key: an unreferenced data-modifying CTE runs after
+# the main statement), so they queue instead of deadlocking; the rare trigger
+# path may deadlock, and is then retried like any transient failure.
+_LINES_TOTALLED = f"""
+WITH up AS ({_LINES}    RETURNING order_id, product_id, product_name, sales, xmax = 0 AS inserted
+), order_day AS (  -- the date the orders upsert kept: the latest staged line's
+    SELECT DISTINCT ON (order_id) order_id, order_date
+    FROM stage_lines ORDER BY order_id, src_offset DESC
+), written AS (
+    SELECT d.order_date, u.order_id, u.product_id, u.product_name, u.sales, u.inserted
+    FROM up u JOIN order_day d ON d.order_id = u.order_id
+    WHERE d.order_date = ANY(%(tracked)s::date[])
+), sold AS (
+    INSERT INTO day_product_sales AS t (order_date, product_id, product_name, lines, sales)
+    SELECT order_date, product_id, product_name, count(*), sum(sales)
+    FROM written WHERE inserted
+    GROUP BY order_date, product_id, product_name
+    ORDER BY order_date, product_id, product_name
+    ON CONFLICT (order_date, product_id, product_name) DO UPDATE
+    SET lines = t.lines + EXCLUDED.lines, sales = t.sales + EXCLUDED.sales
+), latest AS (
+    SELECT order_date, array_agg(order_id ORDER BY order_id DESC) AS ids
+    FROM (
+        SELECT order_date, order_id,
+               row_number() OVER (PARTITION BY order_date ORDER BY order_id DESC) AS rank
+        FROM (SELECT DISTINCT order_date, order_id FROM written) w
+    ) ranked
+    WHERE rank <= 10
+    GROUP BY order_date
+), new_orders AS (
+    SELECT * FROM unnest(%(days)s::date[], %(new_orders)s::bigint[]) AS n(order_date, orders)
+)
+INSERT INTO day_totals AS t (order_date, orders, latest_ids, latest_at, last_at)
+SELECT order_date, coalesce(n.orders, 0), coalesce(l.ids, '{{}}'),
+       CASE WHEN l.ids IS NULL THEN '{{}}' ELSE array_fill(now(), ARRAY[cardinality(l.ids)]) END,
+       now()
+FROM latest l FULL JOIN new_orders n USING (order_date)
+ORDER BY order_date
+ON CONFLICT (order_date) DO UPDATE
+SET orders = t.orders + EXCLUDED.orders,
+    (latest_ids, latest_at) = (
+        SELECT merged_ids, merged_ats
+        FROM day_latest_merge(t.latest_ids, t.latest_at, EXCLUDED.latest_ids, EXCLUDED.latest_at)
+    ),
+    last_at = greatest(t.last_at, EXCLUDED.last_at)
+"""
 
 
 class FencedError(SuperstoreError):
@@ -187,10 +296,39 @@ def stage(conn: psycopg.Connection, lines: Iterable[StagedLine]) -> int:
     return count
 
 
-def upsert_staged(conn: psycopg.Connection) -> None:
-    """Move the staging table into the OLTP tables, idempotently."""
-    for sql in _UPSERTS:
+class _TrackingNeeded(Exception):
+    """The batch has days to start tracking: redo it holding TRACKING_LOCK exclusively."""
+
+
+def upsert_staged(conn: psycopg.Connection, *, exclusive: bool = False) -> None:
+    """Move the staging table into the OLTP tables and the day totals, idempotently.
+
+    Must run in a transaction holding TRACKING_LOCK (shared, or exclusive when
+    `exclusive`). Raises _TrackingNeeded, before writing anything, when the
+    batch holds a day to start tracking and the lock is only shared.
+    """
+    for sql in _PARENTS:
         conn.execute(sql)
+    days = conn.execute(_BATCH_DAYS).fetchall()
+    if not days:  # no tracked day (a backfill of old days): the plain upserts
+        conn.execute(_ORDERS)
+        conn.execute(_LINES)
+        return
+    untracked = [day for day, tracked in days if not tracked]
+    if untracked:
+        if not exclusive:
+            raise _TrackingNeeded()
+        conn.execute(_TRACK_DAYS, {"days": untracked})
+    tracked = {day for day, _ in days}
+    new_orders = [(day, n) for day, n in conn.execute(_ORDERS_COUNTED).fetchall() if day in tracked]
+    conn.execute(
+        _LINES_TOTALLED,
+        {
+            "tracked": sorted(tracked),
+            "days": [day for day, _ in new_orders],
+            "new_orders": [n for _, n in new_orders],
+        },
+    )
 
 
 def _move_offsets(conn: psycopg.Connection, group_id: str, batch: Batch) -> None:
@@ -236,10 +374,28 @@ def write_batch(conn: psycopg.Connection, group_id: str, batch: Batch) -> int:
     and lets psycopg errors propagate for the caller to classify.
     """
     lines = batch.deduplicated()
+    try:
+        return _write(conn, group_id, batch, lines, exclusive=False)
+    except _TrackingNeeded:
+        # Starting to track a day (once per day): wait out every other writer so the
+        # scan that seeds its totals sees all of its lines, then write the batch.
+        return _write(conn, group_id, batch, lines, exclusive=True)
+
+
+def _write(
+    conn: psycopg.Connection,
+    group_id: str,
+    batch: Batch,
+    lines: Sequence[StagedLine],
+    *,
+    exclusive: bool,
+) -> int:
     with conn.transaction():
+        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        conn.execute(f"SELECT {lock}(%s)", [TRACKING_LOCK])
         staged = stage(conn, lines) if lines else 0
         if staged:
-            upsert_staged(conn)
+            upsert_staged(conn, exclusive=exclusive)
         _insert_rejects(conn, batch.rejects)
         _move_offsets(conn, group_id, batch)
         if staged or batch.rejects:
@@ -270,7 +426,8 @@ def _probe(conn: psycopg.Connection, lines: Sequence[StagedLine]) -> str | None:
     try:
         with conn.transaction():
             stage(conn, lines)
-            upsert_staged(conn)
+            for sql in (*_PARENTS, _ORDERS, _LINES):
+                conn.execute(sql)
             raise _Probe()
     except _Probe:
         return None

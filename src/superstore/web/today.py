@@ -2,8 +2,8 @@
 
 One snapshot per day serves every browser watching it: the live hub
 recomputes it once per committed ingest transaction (NOTIFY), not once per
-client. Queries are constant SQL with the day as a bound parameter; two
-passes over the day's lines (by product version, by order) give every number.
+client. Queries are constant SQL with the day as a bound parameter, over the
+running day totals the ingest transaction keeps (migration 003).
 """
 
 from __future__ import annotations
@@ -58,29 +58,83 @@ class TodaySnapshot(BaseModel):
     top_products: list[ProductSales]
     categories: list[CategorySales]
     latest_orders: list[LatestOrder]
-    last_update: dt.datetime | None = Field(description="When the day's latest line was stored.")
+    last_update: dt.datetime | None = Field(
+        description="When the day's data last changed (a line stored or moved)."
+    )
     generated_at: dt.datetime
 
 
-# Two passes over the day's lines instead of one per widget: recomputed at every
-# committed ingest transaction, the snapshot's cost is the freshness of /today
-# (bench/freshness.py). Aggregating before joining lets PostgreSQL use hash
-# aggregates on the lines and join only the aggregated rows (product versions,
-# 10 orders, whose lines and sales are then read by primary key); every total
-# stays exact NUMERIC arithmetic in PostgreSQL.
+# A tracked day's running totals (migration 003), kept by the ingest transaction:
+# a snapshot reads one row per product sold that day and one per day, never the
+# day's lines, so its cost does not grow with the day (bench/freshness.py).
+# Every total stays exact NUMERIC arithmetic in PostgreSQL.
 _BY_PRODUCT = """
-SELECT product_id, product_name, category, sales, category_sales, day_lines, day_sales,
-       day_last, rank
+SELECT product_id, product_name, category, sales, category_sales, day_lines, day_sales, rank
 FROM (
     SELECT t.product_id, t.product_name, p.category, t.sales,
            sum(t.sales) OVER (PARTITION BY p.category) AS category_sales,
            row_number() OVER (PARTITION BY p.category) AS in_category,
            row_number() OVER (ORDER BY t.sales DESC, t.product_id, t.product_name) AS rank,
-           sum(t.lines) OVER () AS day_lines, sum(t.sales) OVER () AS day_sales,
-           max(t.last) OVER () AS day_last
+           sum(t.lines) OVER () AS day_lines, sum(t.sales) OVER () AS day_sales
+    FROM day_product_sales t
+    LEFT JOIN products p ON p.product_id = t.product_id AND p.product_name = t.product_name
+    WHERE t.order_date = %(day)s AND t.lines <> 0
+) ranked
+WHERE rank <= %(top)s OR in_category = 1
+ORDER BY rank
+"""
+
+_DAY = "SELECT orders, latest_ids, last_at FROM day_totals WHERE order_date = %(day)s"
+
+# The orders the totals name as latest, read by primary key; an order that has
+# since moved to another date is left out (the caller then falls back to a scan).
+_LATEST = """
+SELECT o.order_id, c.customer_name, o.city, o.state, s.lines, s.sales, s.at
+FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS lt(order_id, pos)
+JOIN orders o ON o.order_id = lt.order_id AND o.order_date = %(day)s
+JOIN customers c ON c.customer_id = o.customer_id
+CROSS JOIN LATERAL (
+    SELECT count(*) AS lines, sum(x.sales) AS sales, max(x.ingested_at) AS at
+    FROM order_lines x WHERE x.order_id = lt.order_id
+) s
+ORDER BY lt.pos
+"""
+
+# Fallback when the totals' latest list came up short (an order moved away): a
+# scan of the day's lines, exact whatever happened.
+_LATEST_SCAN = """
+WITH latest AS (
+    SELECT l.order_id, max(l.ingested_at) AS at
+    FROM orders o
+    JOIN order_lines l ON l.order_id = o.order_id
+    WHERE o.order_date = %(day)s
+    GROUP BY l.order_id
+    ORDER BY at DESC, l.order_id DESC
+    LIMIT %(limit)s
+)
+SELECT lt.order_id, c.customer_name, o.city, o.state, s.lines, s.sales, lt.at
+FROM latest lt
+JOIN orders o ON o.order_id = lt.order_id
+JOIN customers c ON c.customer_id = o.customer_id
+CROSS JOIN LATERAL (
+    SELECT count(*) AS lines, sum(x.sales) AS sales
+    FROM order_lines x WHERE x.order_id = lt.order_id
+) s
+ORDER BY lt.at DESC, lt.order_id DESC
+"""
+
+# A day the ingest does not track (an old day, or one written before tracking):
+# the same numbers from a scan of its lines.
+_SCAN_BY_PRODUCT = """
+SELECT product_id, product_name, category, sales, category_sales, day_lines, day_sales, rank
+FROM (
+    SELECT t.product_id, t.product_name, p.category, t.sales,
+           sum(t.sales) OVER (PARTITION BY p.category) AS category_sales,
+           row_number() OVER (PARTITION BY p.category) AS in_category,
+           row_number() OVER (ORDER BY t.sales DESC, t.product_id, t.product_name) AS rank,
+           sum(t.lines) OVER () AS day_lines, sum(t.sales) OVER () AS day_sales
     FROM (
-        SELECT l.product_id, l.product_name, count(*) AS lines, sum(l.sales) AS sales,
-               max(l.ingested_at) AS last
+        SELECT l.product_id, l.product_name, count(*) AS lines, sum(l.sales) AS sales
         FROM orders o
         JOIN order_lines l ON l.order_id = o.order_id
         WHERE o.order_date = %(day)s
@@ -92,55 +146,50 @@ WHERE rank <= %(top)s OR in_category = 1
 ORDER BY rank
 """
 
-_BY_ORDER = """
-WITH per_order AS (
-    SELECT l.order_id, max(l.ingested_at) AS at
-    FROM orders o
-    JOIN order_lines l ON l.order_id = o.order_id
-    WHERE o.order_date = %(day)s
-    GROUP BY l.order_id
-), latest AS (
-    SELECT * FROM per_order ORDER BY at DESC, order_id DESC LIMIT %(limit)s
-)
-SELECT n.orders, lt.order_id, c.customer_name, o.city, o.state, s.lines, s.sales, lt.at
-FROM (SELECT count(*) AS orders FROM per_order) n
-LEFT JOIN (
-    latest lt
-    JOIN orders o ON o.order_id = lt.order_id
-    JOIN customers c ON c.customer_id = o.customer_id
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS lines, sum(x.sales) AS sales
-        FROM order_lines x WHERE x.order_id = lt.order_id
-    ) s
-) ON true
-ORDER BY lt.at DESC, lt.order_id DESC
+_SCAN_DAY = """
+SELECT count(DISTINCT o.order_id), max(l.ingested_at)
+FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+WHERE o.order_date = %(day)s
 """
 
 
 async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> TodaySnapshot:
-    """The day's snapshot; both queries see the same committed data."""
+    """The day's snapshot; every query sees the same committed data."""
     async with conn.transaction():
         # REPEATABLE READ so totals, products, categories and orders agree.
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        products = await (
-            await conn.execute(_BY_PRODUCT, {"day": day, "top": TOP_PRODUCTS})
-        ).fetchall()
-        latest = await (
-            await conn.execute(_BY_ORDER, {"day": day, "limit": LATEST_ORDERS})
-        ).fetchall()
+        totals = await (await conn.execute(_DAY, {"day": day})).fetchone()
+        if totals is None:  # not tracked: scan the day's lines
+            products = await (
+                await conn.execute(_SCAN_BY_PRODUCT, {"day": day, "top": TOP_PRODUCTS})
+            ).fetchall()
+            orders, last = await (await conn.execute(_SCAN_DAY, {"day": day})).fetchone()
+            latest = []
+        else:
+            orders, ids, last = totals
+            products = await (
+                await conn.execute(_BY_PRODUCT, {"day": day, "top": TOP_PRODUCTS})
+            ).fetchall()
+            latest = await (
+                await conn.execute(_LATEST, {"ids": ids[:LATEST_ORDERS], "day": day})
+            ).fetchall()
+        if len(latest) < min(LATEST_ORDERS, orders):
+            latest = await (
+                await conn.execute(_LATEST_SCAN, {"day": day, "limit": LATEST_ORDERS})
+            ).fetchall()
     # Rows: the top products by rank, plus one row per category for its total.
     categories = {r[2]: r[4] for r in products if r[2] is not None}  # None: no products row
-    lines, sales, last = products[0][5:8] if products else (0, Decimal(0), None)
+    lines, sales = products[0][5:7] if products else (0, Decimal(0))
     return TodaySnapshot(
         date=day,
         timezone=timezone,
         sales=sales,
-        orders=latest[0][0],  # one row even for an empty day: the count, no order
+        orders=orders,
         lines=int(lines),
         top_products=[
             ProductSales(product_id=r[0], product_name=r[1], sales=r[3])
             for r in products
-            if r[8] <= TOP_PRODUCTS
+            if r[7] <= TOP_PRODUCTS
         ],
         categories=[
             CategorySales(category=c, sales=v)
@@ -148,16 +197,15 @@ async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> Toda
         ],
         latest_orders=[
             LatestOrder(
-                order_id=r[1],
-                customer_name=r[2],
-                city=r[3],
-                state=r[4],
-                lines=r[5],
-                sales=r[6],
-                ingested_at=r[7],
+                order_id=r[0],
+                customer_name=r[1],
+                city=r[2],
+                state=r[3],
+                lines=r[4],
+                sales=r[5],
+                ingested_at=r[6],
             )
             for r in latest
-            if r[1] is not None
         ],
         last_update=last,
         generated_at=dt.datetime.now(dt.UTC),
