@@ -17,7 +17,8 @@ import argparse
 
 import psycopg
 
-from superstore.ingest.writer import STAGE_COLUMNS, TRACKING_LOCK, stage, upsert_staged
+from superstore.ingest.sql import WIDE_COLUMNS, spread_wide
+from superstore.ingest.writer import TRACKING_LOCK, stage, upsert_staged
 
 BATCHES_DDL = """
 CREATE TABLE IF NOT EXISTS spark_batches (
@@ -25,13 +26,23 @@ CREATE TABLE IF NOT EXISTS spark_batches (
 )"""
 
 
+# One wide row per line (superstore.ingest.sql.WIDE_COLUMNS): JDBC needs a real table,
+# and spread_wide() moves it into the ingest's own staging tables.
+WIDE_DDL = """
+CREATE UNLOGGED TABLE IF NOT EXISTS spark_stage (
+    order_id text, line_number integer, row_id integer, order_date date, ship_date date,
+    ship_mode text, customer_id text, customer_name text, segment text, country text,
+    city text, state text, postal_code text, region text, product_id text, category text,
+    sub_category text, product_name text, sales numeric(18,4), quantity integer,
+    discount numeric(6,4), profit numeric(18,4), src_topic text, src_partition integer,
+    src_offset bigint
+)"""
+
+
 def _create_staging(dsn: str) -> None:
-    """A persistent twin of the ingest's temporary staging table (JDBC needs a real one)."""
+    """The wide staging table the JDBC sink appends to, and the batch ledger."""
     with psycopg.connect(dsn) as conn:
-        stage(conn, [])  # creates the session's TEMP stage_lines with the ingest's DDL
-        conn.execute(
-            "CREATE UNLOGGED TABLE IF NOT EXISTS public.stage_lines (LIKE pg_temp.stage_lines)"
-        )
+        conn.execute(WIDE_DDL)
         conn.execute(BATCHES_DDL)
 
 
@@ -44,7 +55,7 @@ def _typed_lines(spark, args: argparse.Namespace):  # type: ignore[no-untyped-de
     from pyspark.sql import functions as F
     from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-    line_fields = STAGE_COLUMNS[:-3]
+    line_fields = WIDE_COLUMNS[:-3]
     schema = StructType(
         [StructField(n, IntegerType() if n in _INTS else StringType()) for n in line_fields]
     )
@@ -109,13 +120,16 @@ def main() -> None:
             ).fetchone()
             if done:
                 return  # replayed after a crash: already committed
-            conn.execute("TRUNCATE stage_lines")  # leftovers of a killed attempt
-            batch.write.jdbc(args.jdbc_url, "stage_lines", mode="append", properties=jdbc_props)
+            conn.execute("TRUNCATE spark_stage")  # leftovers of a killed attempt
+            batch.write.jdbc(args.jdbc_url, "spark_stage", mode="append", properties=jdbc_props)
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", [TRACKING_LOCK])
+                stage(conn, [])  # the session's staging tables, empty
+                for statement in spread_wide("spark_stage"):
+                    conn.execute(statement)
                 upsert_staged(conn, exclusive=True)
                 conn.execute("INSERT INTO spark_batches (batch_id) VALUES (%s)", [batch_id])
-                conn.execute("TRUNCATE stage_lines")
+                conn.execute("TRUNCATE spark_stage")
 
     query = (
         _typed_lines(spark, args)

@@ -232,8 +232,8 @@ def test_starting_a_day_waits_for_writers_in_flight(db: PgConfig) -> None:
         writer.stage(
             in_flight, [StagedLine.from_line(x, "t", 9, i) for i, x in enumerate(flat(early))]
         )
-        for sql in (*writer._PARENTS, writer._ORDERS, writer._LINES):  # untracked path
-            in_flight.execute(sql)
+        for sql in (*writer.sql.PARENTS, writer.sql.ORDERS_UPSERT, writer.sql.LINES_UPSERT):
+            in_flight.execute(sql)  # the untracked path
         done = threading.Event()
         starter = threading.Thread(target=lambda: (Feed(db).write(flat(late)), done.set()))
         starter.start()
