@@ -106,6 +106,24 @@ def test_stale_offsets_are_fenced(fresh_pg: PgConfig, dataset: list[OrderLine]) 
         assert conn.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 10
 
 
+def test_a_batch_of_stored_and_new_lines_keeps_both(
+    fresh_pg: PgConfig, dataset: list[OrderLine]
+) -> None:
+    """New lines are COPYed straight into order_lines; one stored line in the batch
+    (here a correction) must send the whole batch through the upsert, losing nothing."""
+    migrate(fresh_pg)
+    fixed = dataset[3].model_copy(update={"sales": dataset[3].sales + Decimal("1.5")})
+    first = [StagedLine.from_line(x, "t", 0, i) for i, x in enumerate(dataset[:10])]
+    second = [
+        StagedLine.from_line(x, "t", 0, 10 + i) for i, x in enumerate([*dataset[10:20], fixed])
+    ]
+    with fresh_pg.connect(autocommit=True) as conn:
+        write_batch(conn, "g", Batch(lines=first, offsets={("t", 0): (None, 10)}))
+        write_batch(conn, "g", Batch(lines=second, offsets={("t", 0): (10, 21)}))
+    expected = sum((x.sales for x in dataset[:20]), Decimal("1.5"))
+    assert totals(fresh_pg) == (20, expected, 0)
+
+
 def test_rows_postgres_refuses_go_to_dead_letters(
     fresh_kafka: KafkaConfig, fresh_pg: PgConfig, dataset: list[OrderLine]
 ) -> None:
