@@ -1,19 +1,55 @@
-"""Logging set-up for the command line: readable lines on stderr, quiet client libraries."""
+"""Logging set-up for the command line: lines on stderr, quiet client libraries.
+
+Readable lines by default; with `SUPERSTORE_LOG_JSON=1`, one JSON object per
+line (time, level, logger, message, process, and the traceback if any) for log
+shippers such as CloudWatch, Loki or journald.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import os
 
-__all__ = ["setup_logging"]
+__all__ = ["JsonFormatter", "setup_logging"]
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """INFO logs (DEBUG with `verbose`); librdkafka only reports errors unless verbose."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts (UTC, ISO 8601), level, logger, message, pid."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        doc = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def setup_logging(verbose: bool = False, json_lines: bool | None = None) -> None:
+    """INFO logs (DEBUG with `verbose`); librdkafka only reports errors unless verbose.
+
+    `json_lines` None: follow the SUPERSTORE_LOG_JSON environment variable (the
+    commands pass the `log_json` setting, which may also come from a file).
+    """
+    if json_lines is None:
+        json_lines = os.environ.get("SUPERSTORE_LOG_JSON", "").lower() in {"1", "true", "yes"}
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
     )
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("superstore.kafka.client").setLevel(
         logging.DEBUG if verbose else logging.ERROR
     )

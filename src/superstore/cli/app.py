@@ -66,5 +66,5 @@ def root(
     ),
 ) -> None:
     """Build the settings once; every command receives them through the context."""
-    setup_logging(verbose)
     ctx.obj = load_settings(data_dir=data_dir)
+    setup_logging(verbose, json_lines=ctx.obj.log_json)

@@ -4,8 +4,9 @@ Staging is narrow: the writer COPYs each line's own columns into stage_lines,
 and each order, customer and product version ONCE per batch (deduplicated in
 Python while the lines stream out) into their own staging tables, so the
 upserts read a few thousand parent rows instead of sorting every line's copy
-of them. Measured per 20k-line batch against staging all 25 columns per line
-and deduplicating with DISTINCT ON in PostgreSQL: see bench/ingest.py notes.
+of them. Measured per line in 20k-line batches of new lines, against staging
+all 25 columns per line and deduplicating with DISTINCT ON in PostgreSQL:
+customers 2.08 -> 0.15 us, products 1.17 -> 0.34 us, orders 6.26 -> 3.98 us.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def run_member(settings: Settings, options: IngestOptions) -> IngestStats:
 def _worker(
     settings: Settings, options: IngestOptions, index: int, verbose: bool, results: Queue[Any]
 ) -> None:
-    setup_logging(verbose)
+    setup_logging(verbose, json_lines=settings.log_json)
     log.info("worker %d of group %s starting", index, options.group_id)
     stats = run_member(settings, options)
     results.put((index, stats.lines, stats.rejected, stats.messages))

@@ -211,8 +211,9 @@ def upsert_staged(
     """Move the staging tables into the OLTP tables and the day totals, idempotently.
 
     Must run in a transaction holding TRACKING_LOCK (shared, or exclusive when
-    `exclusive`). Raises _TrackingNeeded, before writing anything, when the
-    batch holds a day to start tracking and the lock is only shared. `rows`:
+    `exclusive`). Raises _TrackingNeeded, before any line is written, when the
+    batch holds a day to start tracking and the lock is only shared: the caller
+    rolls back and redoes the batch holding the lock exclusively. `rows`:
     the lines' rows when they are not in stage_lines yet (see `stage`).
     """
     for statement in sql.PARENTS:
