@@ -15,239 +15,50 @@ the random moments of a run (each test prints its seed).
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
-import queue
 import random
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
+from faults_support import (  # type: ignore[import-not-found]
+    BAD_KIND_NAMES,
+    CRASH_POINTS,
+    PG_DOWN,
+    STREAM,
+    BackgroundProducer,
+    Expected,
+    IngestProcess,
+    OwnBroker,
+    assert_ingested_exactly,
+    committed,
+    high_watermarks,
+    malformed,
+    new_topic,
+    quiet,
+    read_messages,
+    split,
+    stored_offsets,
+    synthetic_stream,
+    wait_caught_up,
+    wait_until,
+)
 
 from superstore.clients import KafkaConfig, PgConfig
-from superstore.errors import TransientError
 from superstore.ingest.faults import CRASH_ENV
-from superstore.messages import OrderLine, encode_line
-from superstore.produce import BAD_KINDS, Record, bad_record, produce_records
-from superstore.produce.readback import scan_topic
+from superstore.messages import OrderLine
+from superstore.produce import Record, produce_records
 from superstore.settings import Settings
-from superstore.stack.kafka import create_topics, start_kafka, stop_process
+from superstore.stack.kafka import start_kafka, stop_process
 from superstore.stack.postgres import start_postgres, stop_postgres
-from superstore.stack.state import ServiceState, process_alive
+from superstore.stack.state import process_alive
 
 pytestmark = pytest.mark.faults
-
-STREAM = 200_000
-CRASH_POINTS = ("before_commit", "after_commit", "after_kafka_commit")
-GROUP = "superstore-ingest"  # the CLI's default group
-
-
-def _quiet(_: str) -> None:
-    return None
-
-
-# -- what was produced, and what PostgreSQL must hold ------------------------------------
-
-
-@dataclass
-class Expected:
-    """What PostgreSQL must hold once a stream is ingested: per-day totals and line keys."""
-
-    per_day: dict[dt.date, tuple[int, Decimal]] = field(default_factory=dict)
-    keys: set[tuple[str, int]] = field(default_factory=set)
-
-    def add(self, order_id: str, line: OrderLine) -> None:
-        """Count one good line under its order date, with its exact sales."""
-        count, sales = self.per_day.get(line.order_date, (0, Decimal(0)))
-        self.per_day[line.order_date] = (count + 1, sales + line.sales)
-        self.keys.add((order_id, line.line_number))
-
-    @property
-    def sales(self) -> Decimal:
-        """Exact sales sum of every good line."""
-        return sum((s for _, s in self.per_day.values()), Decimal(0))
-
-
-def synthetic_stream(dataset: list[OrderLine], count: int) -> tuple[list[Record], Expected]:
-    """`count` distinct valid records: the seed replayed with new order ids per round.
-
-    The idea of bench/common.py's `synthetic_records`: the seed's encoded bytes
-    with the order id swapped keep producing cheap; expected totals come from
-    the seed's exact Decimals.
-    """
-    seed = [(line, encode_line(line)) for line in dataset]
-    records: list[Record] = []
-    expected = Expected()
-    round_no = 0
-    while len(records) < count:
-        for line, raw in seed[: count - len(records)]:
-            new_id = f"{line.order_id}-R{round_no}"
-            old = f'"order_id":"{line.order_id}"'.encode()
-            records.append((new_id, raw.replace(old, f'"order_id":"{new_id}"'.encode(), 1)))
-            expected.add(new_id, line)
-        round_no += 1
-    return records, expected
-
-
-def split(records: list[Record], parts: int) -> list[list[Record]]:
-    """`records` cut into `parts` consecutive chunks of nearly equal size."""
-    size, extra = divmod(len(records), parts)
-    out, start = [], 0
-    for i in range(parts):
-        end = start + size + (1 if i < extra else 0)
-        out.append(records[start:end])
-        start = end
-    return out
-
-
-def assert_ingested_exactly(pg: PgConfig, expected: Expected) -> tuple[int, Decimal]:
-    """Lines and exact sales per order date equal `expected`; none lost, doubled or extra."""
-    with pg.connect(autocommit=True) as conn:
-        doubled = conn.execute(
-            "SELECT order_id, line_number, count(*) FROM order_lines"
-            " GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2 LIMIT 10"
-        ).fetchall()
-        rows = conn.execute(
-            "SELECT o.order_date, count(*), sum(l.sales)"
-            " FROM order_lines l LEFT JOIN orders o USING (order_id) GROUP BY 1"
-        ).fetchall()
-        keys = {(o, n) for o, n in conn.execute("SELECT order_id, line_number FROM order_lines")}
-    assert not doubled, f"duplicate line keys (order_id, line_number, copies): {doubled}"
-    got = {day: (int(n), Decimal(s)) for day, n, s in rows}
-    wrong = [
-        f"{day}: expected {expected.per_day.get(day, (0, 0))}, got {got.get(day, (0, 0))}"
-        for day in sorted(set(got) | set(expected.per_day), key=str)
-        if got.get(day) != expected.per_day.get(day)
-    ]
-    lost, extra = expected.keys - keys, keys - expected.keys
-    lines = sum(n for n, _ in got.values())
-    sales = sum((s for _, s in got.values()), Decimal(0))
-    assert not (wrong or lost or extra), (
-        f"PostgreSQL holds {lines:,} lines / sales {sales}, produced {len(expected.keys):,} / "
-        f"{expected.sales}; {len(wrong)} day(s) differ as (lines, sales): {wrong[:8]}; "
-        f"{len(lost)} line(s) lost, e.g. {sorted(lost)[:5]}; "
-        f"{len(extra)} line(s) never produced, e.g. {sorted(extra)[:5]}"
-    )
-    return lines, sales
-
-
-# -- producing mid-stream ---------------------------------------------------------------
-
-
-class BackgroundProducer:
-    """Publishes chunks of records, in order, from a thread, so faults strike mid-stream.
-
-    Uses the project's producer (`produce_records`: idempotent, acks=all), so
-    every record is a real message and a broker restart is retried, not lost.
-    """
-
-    def __init__(self, kafka: KafkaConfig) -> None:
-        self.kafka = kafka
-        self.sent = self.failed = 0
-        self.first_error: str | None = None
-        self._error: BaseException | None = None
-        self._queue: queue.Queue[tuple[list[Record], float] | threading.Event | None]
-        self._queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="faults-producer", daemon=True)
-        self._thread.start()
-
-    def send(self, records: list[Record], chunks: int = 1, every: float = 0.0) -> None:
-        """Queue `records` as `chunks` chunks, each produced `every` seconds after the last."""
-        for chunk in split(records, chunks):
-            self._queue.put((chunk, every))
-
-    def drain(self, timeout: float = 300.0) -> int:
-        """Wait until everything queued is acknowledged; returns the records sent so far."""
-        done = threading.Event()
-        self._queue.put(done)
-        if not done.wait(timeout):
-            raise AssertionError(f"the producer did not finish its queue within {timeout:.0f}s")
-        if self._error is not None:
-            raise AssertionError(f"producing failed: {self._error!r}") from self._error
-        assert self.failed == 0, f"{self.failed} records not delivered: {self.first_error}"
-        return self.sent
-
-    def close(self) -> None:
-        """Stop the thread once its queue is done."""
-        self._queue.put(None)
-        self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            chunk, pause = item
-            if self._error is not None:
-                continue
-            time.sleep(pause)  # the pace of the stream, not a wait for an outcome
-            try:
-                result = produce_records(self.kafka, chunk, flush_timeout=240)
-            except Exception as exc:  # reported by drain()
-                self._error = exc
-                continue
-            self.sent += result.sent
-            self.failed += result.failed
-            self.first_error = self.first_error or result.first_error
-
-
-# -- ingest processes -------------------------------------------------------------------
-
-
-@dataclass
-class IngestProcess:
-    """A running `superstore ingest` subprocess whose output goes to a log file."""
-
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self, tail: int | None = None) -> str:
-        """What the process wrote so far (its last `tail` lines)."""
-        lines = self.log.read_text(errors="replace").splitlines()
-        return "\n".join(lines[-tail:] if tail else lines)
-
-    def alive(self) -> bool:
-        """True while the process runs."""
-        return self.proc.poll() is None
-
-    def kill9(self) -> int:
-        """SIGKILL the process, which must still be running; returns its exit code."""
-        assert self.alive(), f"{self.name} exited by itself before the kill:\n{self.output(30)}"
-        self.proc.kill()
-        return self.proc.wait(timeout=30)
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """SIGTERM (clean shutdown) a process that must still be running; it must exit 0."""
-        assert self.alive(), f"{self.name} exited by itself:\n{self.output(30)}"
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.wait(timeout)
-        assert code == 0, f"{self.name} exited with {code} on SIGTERM:\n{self.output(30)}"
-
-    def wait(self, timeout: float) -> int:
-        """Exit code, waiting up to `timeout` seconds (fails naming the process)."""
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(
-                f"{self.name} still running after {timeout:.0f}s:\n{self.output(30)}"
-            ) from None
-
-    def assigned(self) -> list[int] | None:
-        """Partitions of its latest assignment, read from its log (None before the first)."""
-        found = re.findall(r"assigned \[([\d, ]*)\]", self.output())
-        return [int(p) for p in found[-1].split(",") if p.strip()] if found else None
 
 
 @pytest.fixture
@@ -321,74 +132,6 @@ def stream(dataset: list[OrderLine]) -> tuple[list[Record], Expected]:
     return synthetic_stream(dataset, STREAM)
 
 
-# -- waiting on the pipeline ------------------------------------------------------------
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Poll `condition` until it is truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
-
-
-def stored_offsets(pg: PgConfig, topic: str) -> dict[int, int]:
-    """Next offsets PostgreSQL committed with the lines, per partition; {} when unreachable."""
-    try:
-        with pg.connect(autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT partition, next_offset FROM ingest_offsets"
-                " WHERE group_id = %s AND topic = %s",
-                [GROUP, topic],
-            ).fetchall()
-    except (TransientError, psycopg.Error):  # server down, or not migrated yet
-        return {}
-    return {int(p): int(o) for p, o in rows}
-
-
-def high_watermarks(kafka: KafkaConfig) -> dict[int, int]:
-    """End offset of every partition of the lines topic."""
-    from confluent_kafka import TopicPartition
-
-    consumer = kafka.consumer(f"faults-watermarks-{uuid.uuid4().hex[:6]}")
-    try:
-        meta = consumer.list_topics(kafka.topic, timeout=10).topics[kafka.topic]
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(kafka.topic, p), timeout=10)[1]
-            for p in sorted(meta.partitions)
-        }
-    finally:
-        consumer.close()
-
-
-def wait_caught_up(kafka: KafkaConfig, pg: PgConfig, timeout: float) -> dict[int, int]:
-    """Wait until the offsets stored in PostgreSQL reach the end of every partition."""
-    ends = high_watermarks(kafka)
-    wait_until(
-        lambda: stored_offsets(pg, kafka.topic) == ends,
-        timeout,
-        f"ingest to store offsets {ends} (stored now: {stored_offsets(pg, kafka.topic)})",
-    )
-    return ends
-
-
-def committed(pg: PgConfig, topic: str) -> int:
-    """Messages covered by the offsets stored so far, over all partitions."""
-    return sum(stored_offsets(pg, topic).values())
-
-
-def new_topic(bootstrap: str, partitions: int) -> KafkaConfig:
-    """A new lines topic (and DLQ) with `partitions` partitions on the broker at `bootstrap`."""
-    suffix = uuid.uuid4().hex[:8]
-    kafka = KafkaConfig(bootstrap, f"f{suffix}.lines", f"f{suffix}.lines.dlq", partitions)
-    create_topics(kafka, _quiet)
-    return kafka
-
-
-# -- (a) kill -9 at twenty moments ------------------------------------------------------
-
-
 @pytest.mark.timeout(900)
 def test_twenty_kill_9s_lose_and_double_nothing(
     fresh_kafka: KafkaConfig,
@@ -449,31 +192,12 @@ def test_twenty_kill_9s_lose_and_double_nothing(
     assert len(kills) == 20
 
 
-# -- (b) broker restart, (c) PostgreSQL immediate stop ----------------------------------
-
-
-@dataclass
-class OwnBroker:
-    """A broker of the test's own in a tmp data dir: restarting it spares the session's."""
-
-    home: Path
-    settings: Settings
-    state: ServiceState
-
-    def restart(self) -> None:
-        """Stop the broker process as `stack down` does, start it on the same ports and data."""
-        assert stop_process(self.state.pid, self.state.marker), "the broker was not running"
-        self.state = start_kafka(
-            self.home, self.settings.cache_dir, self.settings.java_home, 0, _quiet
-        )
-
-
 @pytest.fixture
 def own_broker(tmp_path: Path, stack_settings: Settings) -> Iterator[OwnBroker]:
     """A single-node KRaft broker started for this test and stopped after it."""
     home = tmp_path / "kafka"
     settings = stack_settings  # its jar cache and Java, already resolved by the session
-    state = start_kafka(home, settings.cache_dir, settings.java_home, 0, _quiet)
+    state = start_kafka(home, settings.cache_dir, settings.java_home, 0, quiet)
     broker = OwnBroker(home, settings, state)
     yield broker
     stop_process(broker.state.pid, broker.state.marker)
@@ -508,9 +232,6 @@ def test_broker_restart_mid_stream(
     print(f"broker restarted (pid {old.pid} -> {own_broker.state.pid}); {lines:,} lines, {sales}")
 
 
-_PG_DOWN = r"PostgreSQL unavailable|write failed"  # what ingest logs while it waits
-
-
 @pytest.mark.timeout(600)
 def test_postgres_immediate_stop_mid_stream(
     tmp_path: Path,
@@ -522,7 +243,7 @@ def test_postgres_immediate_stop_mid_stream(
     """PostgreSQL dies without a checkpoint (SIGQUIT = `pg_ctl stop -m immediate`) and
     comes back with crash recovery on the same port; ingest waits, then finishes exactly."""
     records, expected = stream
-    server = start_postgres(tmp_path / "pg", 0, _quiet)  # a server of this test's own
+    server = start_postgres(tmp_path / "pg", 0, quiet)  # a server of this test's own
     try:
         pg = PgConfig(server.address)
         producer = producer_for(fresh_kafka)
@@ -534,26 +255,23 @@ def test_postgres_immediate_stop_mid_stream(
         os.kill(server.pid, signal.SIGQUIT)
         wait_until(lambda: not process_alive(server.pid, server.marker), 60, "PostgreSQL to die")
         wait_until(
-            lambda: re.search(_PG_DOWN, proc.output()[logged:]),
+            lambda: re.search(PG_DOWN, proc.output()[logged:]),
             120,
             f"{proc.name} to notice PostgreSQL is gone",
         )
         assert proc.alive(), f"ingest must wait for PostgreSQL, not exit:\n{proc.output(30)}"
-        server = start_postgres(tmp_path / "pg", server.port, _quiet)
+        server = start_postgres(tmp_path / "pg", server.port, quiet)
         producer.send(records[150_000:], chunks=5, every=0.2)
         assert producer.drain() == STREAM
         ends = wait_caught_up(fresh_kafka, pg, timeout=240)
         proc.stop()
         assert sum(ends.values()) == STREAM
         lines, sales = assert_ingested_exactly(pg, expected)
-        retries = len(re.findall(_PG_DOWN, proc.output()))
+        retries = len(re.findall(PG_DOWN, proc.output()))
         print(f"PostgreSQL stopped after {before:,} messages, {retries} retries logged; "
               f"{lines:,} lines, {sales}")  # fmt: skip
     finally:
         stop_postgres(server)
-
-
-# -- (d) two members of one group, one killed -------------------------------------------
 
 
 @pytest.mark.timeout(600)
@@ -603,115 +321,6 @@ def test_two_consumers_one_killed_mid_stream(
           f"(stored then {at_kill}); {lines:,} lines, {sales}")  # fmt: skip
 
 
-# -- (e) 10,000 malformed messages among 100,000 good ones ------------------------------
-
-
-def _broken(template: OrderLine, key: str, **changes: object) -> bytes:
-    """A good line under order id `key`, with `changes` (None deletes the field)."""
-    doc = json.loads(encode_line(template)) | {"order_id": key}
-    for name, value in changes.items():
-        if value is None:
-            del doc[name]
-        else:
-            doc[name] = value
-    return json.dumps(doc).encode()
-
-
-# Kind -> (value of the message, text its rejection reason must contain). The five
-# kinds of `produce --inject-bad` come from the project; these add the rest.
-_MORE_BAD: dict[str, tuple[Callable[[OrderLine, str], bytes | None], str]] = {
-    "not_json": (lambda t, k: b"not json at all: " + k.encode(), "Invalid JSON"),
-    "not_utf8": (lambda t, k: b"\xff\xfe\x00" + k.encode(), "Invalid JSON"),
-    "empty_value": (lambda t, k: b"", "Invalid JSON"),
-    "null_value": (lambda t, k: None, "undecodable: empty message value"),
-    "json_array": (lambda t, k: json.dumps([k]).encode(), "Input should be an object"),
-    "line_number_zero": (
-        lambda t, k: _broken(t, k, line_number=0),
-        "line_number: Input should be greater than or equal to 1",
-    ),
-    "ship_before_order": (
-        lambda t, k: _broken(t, k, ship_date="2009-12-31"),
-        "ship_date 2009-12-31 is before order_date",
-    ),
-    "float_sales": (
-        lambda t, k: _broken(t, k, sales=12.5),
-        "sales.constrained-str: Input should be a valid string",
-    ),
-    "negative_sales": (
-        lambda t, k: _broken(t, k, sales="-1.00"),
-        "sales.constrained-str: String should match pattern",
-    ),
-    "discount_over_1": (
-        lambda t, k: _broken(t, k, discount="1.5"),
-        "discount: must be between 0 and 1",
-    ),
-    "impossible_date": (
-        lambda t, k: _broken(t, k, order_date="2017-02-30", ship_date="2017-03-04"),
-        "date: day is out of range for month",
-    ),
-    "unknown_field": (
-        lambda t, k: _broken(t, k, coupon="SAVE10"),
-        "coupon: Extra inputs are not permitted",
-    ),
-    "nul_in_text": (  # valid JSON and contract; only PostgreSQL refuses it (bisection)
-        lambda t, k: _broken(t, k, product_name=t.product_name + "\u0000"),
-        "refused by PostgreSQL",
-    ),
-}
-_PROJECT_BAD = {
-    "bad_json": "Invalid JSON",
-    "missing_field": "sales: Field required",
-    "wrong_type": "quantity: Input should be a valid integer",
-    "negative_quantity": "quantity: Input should be greater than or equal to 1",
-    "unknown_schema_version": "schema_version: Input should be 1",
-}
-assert set(_PROJECT_BAD) == set(BAD_KINDS), "a new kind of bad message needs its reason here"
-BAD_KIND_NAMES = (*BAD_KINDS, *_MORE_BAD)
-# Rows only PostgreSQL refuses cost a bisection of their batch: 1 in 500 keeps this fast.
-_REFUSED_EVERY = 500
-
-
-@dataclass(frozen=True)
-class Malformed:
-    """One malformed record, its kind, and what its rejection reason must say."""
-
-    key: str
-    value: bytes | None
-    kind: str
-    reason: str
-
-
-def malformed(dataset: list[OrderLine], count: int) -> list[Malformed]:
-    """`count` malformed records with distinct keys, cycling through the kinds."""
-    out = []
-    cycle = [k for k in BAD_KIND_NAMES if k != "nul_in_text"]
-    for i in range(count):
-        kind = "nul_in_text" if i % _REFUSED_EVERY == 1 else cycle[i % len(cycle)]
-        template = dataset[i % len(dataset)]
-        if kind in _PROJECT_BAD:
-            key, value = bad_record(kind, template, i)
-            out.append(Malformed(key, value, kind, _PROJECT_BAD[kind]))
-        else:
-            key = f"BAD-{i:06d}"  # bad_record's key form: never a good line's order id
-            build, reason = _MORE_BAD[kind]
-            out.append(Malformed(key, build(template, key), kind, reason))
-    return out
-
-
-def _read_messages(kafka: KafkaConfig, topic: str) -> list[tuple[bytes, str, bytes | None, dict]]:
-    """(key, partition/offset, value, headers) of every message of `topic`."""
-    got = []
-    scan_topic(
-        kafka,
-        topic,
-        lambda _: None,
-        on_message=lambda m: got.append(
-            (m.key(), f"{m.partition()}/{m.offset()}", m.value(), dict(m.headers() or []))
-        ),
-    )
-    return got
-
-
 @pytest.mark.timeout(600)
 def test_malformed_messages_all_dead_lettered_all_good_lines_kept(
     fresh_kafka: KafkaConfig,
@@ -747,7 +356,7 @@ def test_malformed_messages_all_dead_lettered_all_good_lines_kept(
     by_key = {item.key.encode(): item for item in bad}
     source = {  # where each bad message really is in the lines topic
         k: f"{fresh_kafka.topic}/{where}"
-        for k, where, _, _ in _read_messages(fresh_kafka, fresh_kafka.topic)
+        for k, where, _, _ in read_messages(fresh_kafka, fresh_kafka.topic)
         if k in by_key
     }
     assert len(source) == 10_000
@@ -767,7 +376,7 @@ def test_malformed_messages_all_dead_lettered_all_good_lines_kept(
     assert not wrong_rows, f"{len(wrong_rows)} rejected_lines rows wrong: {wrong_rows[:5]}"
 
     reason_at = {f"{t}/{p}/{o}": r for _, t, p, o, _, r in table}
-    dlq = _read_messages(fresh_kafka, fresh_kafka.dlq_topic)
+    dlq = read_messages(fresh_kafka, fresh_kafka.dlq_topic)
     wrong_dead = [
         (key, headers)
         for key, _, value, headers in dlq
