@@ -150,3 +150,37 @@ def test_order_without_its_customer_is_named(pipeline: Settings) -> None:
             )
     after = run_check(pipeline, until=UNTIL, include_kafka=False).problems
     assert not [p for p in after if "without their customer" in p], after
+
+
+def test_topic_kept_forever_and_deleted_messages_are_named(
+    fresh_kafka: KafkaConfig, lines: list
+) -> None:
+    """`check` reads the whole topic: `stack up` keeps it forever, and a topic whose
+    retention deleted messages is named instead of showing as missing days."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import ConfigResource
+
+    from superstore.check.layers import kafka_layer
+    from superstore.check.reconcile import reconcile
+    from superstore.produce import to_records
+
+    admin = fresh_kafka.admin()
+    for topic in (fresh_kafka.topic, fresh_kafka.dlq_topic):
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        config = admin.describe_configs([resource])[resource].result()
+        assert config["retention.ms"].value == "-1"
+    produce_records(fresh_kafka, to_records(lines[:40]))
+    assert "deleted_by_retention" not in kafka_layer(fresh_kafka).notes
+    # What retention does to old segments, done at once: delete every message so far.
+    ends = []
+    consumer = fresh_kafka.consumer(f"t-{uuid.uuid4().hex[:6]}")
+    for pid in range(fresh_kafka.partitions):
+        _, high = consumer.get_watermark_offsets(TopicPartition(fresh_kafka.topic, pid), 10)
+        ends.append(TopicPartition(fresh_kafka.topic, pid, high))
+    consumer.close()
+    for future in admin.delete_records(ends).values():
+        future.result()
+    layer = kafka_layer(fresh_kafka)
+    assert layer.notes["deleted_by_retention"] == 40
+    problems = reconcile([layer], None).problems
+    assert any("40 messages were already deleted by the topic's retention" in p for p in problems)

@@ -84,7 +84,7 @@ def kafka_layer(config: KafkaConfig, timeout: float = 120.0) -> LayerTotals:
     """
     from pydantic import ValidationError
 
-    from superstore.produce.readback import scan_topic
+    from superstore.produce.readback import deleted_by_retention, scan_topic
     from superstore.wire import WireError, decode_wire, line_key
 
     latest: dict[str, tuple[dt.date, str, Decimal]] = {}
@@ -104,6 +104,9 @@ def kafka_layer(config: KafkaConfig, timeout: float = 120.0) -> LayerTotals:
     dlq = scan_topic(config, config.dlq_topic, lambda _: None, timeout)
     layer = LayerTotals("kafka", _fold(list(latest.values())))
     layer.notes = {"messages": messages, "invalid": invalid, "dlq_messages": dlq}
+    deleted = deleted_by_retention(config, config.topic)
+    if deleted:
+        layer.notes["deleted_by_retention"] = deleted
     return layer
 
 

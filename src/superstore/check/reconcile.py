@@ -105,6 +105,13 @@ def reconcile(layers: Sequence[LayerTotals], until: dt.date | None) -> Report:
             if layer.notes.get("orphan_orders")
         ]
         + [
+            f"{layer.name}: {layer.notes['deleted_by_retention']:,} messages were already"
+            " deleted by the topic's retention, so this layer misses lines: keep the lines"
+            " topic forever (retention.ms=-1, as `stack up` creates it; docs/aws.md)"
+            for layer in layers
+            if layer.notes.get("deleted_by_retention")
+        ]
+        + [
             f"{layer.name}: running /today totals differ from the lines on"
             f" {layer.notes['drifted_days']}"
             for layer in layers

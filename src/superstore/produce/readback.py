@@ -83,6 +83,23 @@ def scan_topic(
     return count
 
 
+def deleted_by_retention(config: KafkaConfig, topic: str) -> int:
+    """Messages the broker already deleted from `topic` (the sum of its low watermarks)."""
+    from confluent_kafka import TopicPartition
+
+    consumer = config.consumer(f"superstore-readback-{uuid.uuid4().hex[:8]}")
+    try:
+        meta = consumer.list_topics(topic, timeout=10)
+        if topic not in meta.topics or meta.topics[topic].error is not None:
+            raise TransientError(f"topic {topic} is not readable")
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, pid), timeout=10)[0]
+            for pid in meta.topics[topic].partitions
+        )
+    finally:
+        consumer.close()
+
+
 def read_topic(
     config: KafkaConfig, topic: str | None = None, timeout: float = 60.0
 ) -> TopicSummary:

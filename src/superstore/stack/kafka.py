@@ -130,14 +130,18 @@ def start_kafka(
 
 
 def create_topics(config: KafkaConfig, report: Report) -> None:
-    """Create the lines topic and its dead-letter topic if they do not exist."""
+    """Create the lines topic and its dead-letter topic if they do not exist.
+
+    Both keep every message (retention.ms=-1): `superstore check` reconciles
+    PostgreSQL against the whole lines topic, and dead letters wait for a person.
+    """
     from confluent_kafka.admin import NewTopic
 
     admin = config.admin()
     existing = set(admin.list_topics(timeout=10).topics)
     wanted = [
-        NewTopic(config.topic, num_partitions=config.partitions, replication_factor=1),
-        NewTopic(config.dlq_topic, num_partitions=1, replication_factor=1),
+        NewTopic(config.topic, config.partitions, 1, config={"retention.ms": "-1"}),
+        NewTopic(config.dlq_topic, 1, 1, config={"retention.ms": "-1"}),
     ]
     missing = [t for t in wanted if t.topic not in existing]
     if not missing:
