@@ -80,3 +80,19 @@ def test_surrogate_keys_are_equal_in_duckdb_spark_and_postgres(
         keys.append(conn.execute(sql("postgres")).fetchone()[0])
     assert len(set(keys)) == 1, keys
     assert 0 < keys[0] < 2**60
+
+
+def test_spark_removes_its_run_directory_from_a_shared_stage(
+    seed_lake: LakeConfig, spark: Any, tmp_path: Path
+) -> None:
+    """A stage URL (s3://..., here file://) is shared by every run: each run deletes its own."""
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "someone-else").mkdir()
+    days = select_days(seed_lake, all_days=True)[:3]
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as warehouse:
+        report = run_etl(
+            seed_lake, SparkEngine(spark=spark, stage_url=stage.as_uri()), warehouse, days
+        )
+    assert report.lines > 0
+    assert [p.name for p in stage.iterdir()] == ["someone-else"]

@@ -10,6 +10,7 @@ extra: without it, ``--engine spark`` says how to install it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -29,6 +30,8 @@ from superstore.warehouse.dialects import render
 from superstore.warehouse.schema import TABLES
 
 __all__ = ["LOCAL_DEFAULTS", "SparkEngine", "on_this_machine", "spark_session"]
+
+log = logging.getLogger(__name__)
 
 # Defaults for a laptop; any of them can be overridden with --spark-conf.
 LOCAL_DEFAULTS = {
@@ -161,6 +164,8 @@ class SparkEngine(Engine):
         finally:
             if local:
                 shutil.rmtree(os.path.dirname(stage), ignore_errors=True)
+            else:
+                _remove_stage(stage)
 
     def _read(self, path: str) -> pa.Table:
         if "://" not in path:
@@ -176,3 +181,15 @@ class SparkEngine(Engine):
         if self._owned and self._spark is not None:
             self._spark.stop()
             self._spark = None
+
+
+def _remove_stage(url: str) -> None:
+    """Delete this run's directory under a shared stage URL; a failure is only logged."""
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
+    except Exception as exc:  # a leftover temp dir must not fail a finished ETL
+        log.warning("could not delete the Spark stage %s: %s", url, exc)
