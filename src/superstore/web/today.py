@@ -64,11 +64,11 @@ class TodaySnapshot(BaseModel):
     generated_at: dt.datetime
 
 
-# A tracked day's running totals (migration 003), kept by the ingest transaction:
-# a snapshot reads one row per product sold that day and one per day, never the
-# day's lines, so its cost does not grow with the day (bench/freshness.py).
-# Every total stays exact NUMERIC arithmetic in PostgreSQL.
-_BY_PRODUCT = """
+# The top products by sales plus one row per category (its total), and the
+# day's lines and sales, from per-product-version rows (product_id,
+# product_name, lines, sales). Every total stays exact NUMERIC arithmetic.
+def _ranked(per_product: str) -> str:
+    return f"""
 SELECT product_id, product_name, category, sales, category_sales, day_lines, day_sales, rank
 FROM (
     SELECT t.product_id, t.product_name, p.category, t.sales,
@@ -76,13 +76,21 @@ FROM (
            row_number() OVER (PARTITION BY p.category) AS in_category,
            row_number() OVER (ORDER BY t.sales DESC, t.product_id, t.product_name) AS rank,
            sum(t.lines) OVER () AS day_lines, sum(t.sales) OVER () AS day_sales
-    FROM day_product_sales t
+    FROM ({per_product}) t
     LEFT JOIN products p ON p.product_id = t.product_id AND p.product_name = t.product_name
-    WHERE t.order_date = %(day)s AND t.lines <> 0
 ) ranked
 WHERE rank <= %(top)s OR in_category = 1
 ORDER BY rank
 """
+
+
+# A tracked day's running totals (migration 003), kept by the ingest transaction:
+# a snapshot reads one row per product sold that day and one per day, never the
+# day's lines, so its cost does not grow with the day (bench/freshness.py).
+_BY_PRODUCT = _ranked(
+    "SELECT product_id, product_name, lines, sales FROM day_product_sales"
+    " WHERE order_date = %(day)s AND lines <> 0"
+)
 
 _DAY = "SELECT orders, latest_ids, last_at FROM day_totals WHERE order_date = %(day)s"
 
@@ -125,26 +133,11 @@ ORDER BY lt.at DESC, lt.order_id DESC
 
 # A day the ingest does not track (an old day, or one written before tracking):
 # the same numbers from a scan of its lines.
-_SCAN_BY_PRODUCT = """
-SELECT product_id, product_name, category, sales, category_sales, day_lines, day_sales, rank
-FROM (
-    SELECT t.product_id, t.product_name, p.category, t.sales,
-           sum(t.sales) OVER (PARTITION BY p.category) AS category_sales,
-           row_number() OVER (PARTITION BY p.category) AS in_category,
-           row_number() OVER (ORDER BY t.sales DESC, t.product_id, t.product_name) AS rank,
-           sum(t.lines) OVER () AS day_lines, sum(t.sales) OVER () AS day_sales
-    FROM (
-        SELECT l.product_id, l.product_name, count(*) AS lines, sum(l.sales) AS sales
-        FROM orders o
-        JOIN order_lines l ON l.order_id = o.order_id
-        WHERE o.order_date = %(day)s
-        GROUP BY l.product_id, l.product_name
-    ) t
-    LEFT JOIN products p ON p.product_id = t.product_id AND p.product_name = t.product_name
-) ranked
-WHERE rank <= %(top)s OR in_category = 1
-ORDER BY rank
-"""
+_SCAN_BY_PRODUCT = _ranked(
+    "SELECT l.product_id, l.product_name, count(*) AS lines, sum(l.sales) AS sales"
+    " FROM orders o JOIN order_lines l ON l.order_id = o.order_id"
+    " WHERE o.order_date = %(day)s GROUP BY l.product_id, l.product_name"
+)
 
 _SCAN_DAY = """
 SELECT count(DISTINCT o.order_id), max(l.ingested_at)
