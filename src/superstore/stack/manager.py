@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from superstore.clients import kafka_config, pg_config
 from superstore.errors import SuperstoreError, TransientError
 from superstore.settings import Settings
-from superstore.stack.kafka import create_topics, start_kafka, stop_process
+from superstore.stack.kafka import (
+    create_topics,
+    start_kafka,
+    stop_process,
+    warm_group_coordinator,
+)
 from superstore.stack.postgres import pg_healthy, start_postgres, stop_postgres
 from superstore.stack.state import (
     StackState,
@@ -48,12 +53,14 @@ def stack_up(settings: Settings, report: Report = _quiet) -> StackState:
     """Start whatever is configured to run locally and is not running yet."""
     with stack_lock(settings.data_dir):
         state = read_state(settings.data_dir) or StackState()
+        started_kafka = False
         if settings.kafka_bootstrap:
             state.kafka = None
             report(f"Kafka: using external cluster {settings.kafka_bootstrap}")
         elif state.kafka and state.kafka.alive():
             report(f"Kafka: already running at {state.kafka.address} (pid {state.kafka.pid})")
         else:
+            started_kafka = True
             state.kafka = start_kafka(
                 settings.data_dir / "kafka",
                 settings.cache_dir,
@@ -72,7 +79,10 @@ def stack_up(settings: Settings, report: Report = _quiet) -> StackState:
                 settings.data_dir / "postgres", settings.pg_port, report
             )
         write_state(settings.data_dir, state)
-        create_topics(kafka_config(settings), report)
+        kafka = kafka_config(settings)
+        create_topics(kafka, report)
+        if started_kafka:
+            warm_group_coordinator(kafka, report)
         return state
 
 
