@@ -124,6 +124,41 @@ def test_a_batch_of_stored_and_new_lines_keeps_both(
     assert totals(fresh_pg) == (20, expected, 0)
 
 
+def test_unchanged_customers_and_products_are_not_locked(
+    fresh_pg: PgConfig, dataset: list[OrderLine]
+) -> None:
+    """Every batch names most customers and products again. A writer must not lock the
+    ones it does not change: another transaction holding them (here, the test) must not
+    make it wait, or parallel ingest processes queue behind each other's transactions."""
+    import threading
+
+    migrate(fresh_pg)
+    first = [StagedLine.from_line(x, "t", 0, i) for i, x in enumerate(dataset[:40])]
+    later = [
+        StagedLine.from_line(x.model_copy(update={"order_id": f"{x.order_id}-2"}), "t", 0, 40 + i)
+        for i, x in enumerate(dataset[:40])
+    ]
+    done = threading.Event()
+    with fresh_pg.connect(autocommit=True) as conn:
+        write_batch(conn, "g", Batch(lines=first, offsets={("t", 0): (None, 40)}))
+    with fresh_pg.connect() as holder:  # another writer, mid-transaction
+        holder.execute("SELECT 1 FROM customers FOR UPDATE")
+        holder.execute("SELECT 1 FROM products FOR UPDATE")
+
+        def write_later() -> None:
+            with fresh_pg.connect(autocommit=True) as conn:
+                write_batch(conn, "g", Batch(lines=later, offsets={("t", 0): (40, 80)}))
+            done.set()
+
+        thread = threading.Thread(target=write_later, daemon=True)
+        thread.start()
+        waited = not done.wait(10)
+        holder.rollback()
+    thread.join(30)
+    assert not waited, "the batch waited for locks on customers or products it does not change"
+    assert totals(fresh_pg)[0] == 80
+
+
 def test_rows_postgres_refuses_go_to_dead_letters(
     fresh_kafka: KafkaConfig, fresh_pg: PgConfig, dataset: list[OrderLine]
 ) -> None:

@@ -93,16 +93,31 @@ def spread_wide(table: str) -> tuple[str, ...]:
 
 
 # Parents before children: the lines statement reads the orders' dates.
+# Every batch names most customers and product versions again, and INSERT ... ON
+# CONFLICT DO UPDATE locks each conflicting row until COMMIT even when its WHERE
+# skips the update: parallel writers then waited for each other's whole
+# transaction. Rows already stored as they are are left out first (a plain read,
+# no lock), and the rest are locked in key order, so writers never deadlock.
 PARENTS = (
     """INSERT INTO customers (customer_id, customer_name, segment)
-       SELECT customer_id, customer_name, segment FROM stage_customers
+       SELECT s.customer_id, s.customer_name, s.segment FROM stage_customers s
+       WHERE NOT EXISTS (
+           SELECT 1 FROM customers c
+           WHERE c.customer_id = s.customer_id
+             AND (c.customer_name, c.segment) IS NOT DISTINCT FROM (s.customer_name, s.segment))
+       ORDER BY s.customer_id
        ON CONFLICT (customer_id) DO UPDATE
        SET customer_name = EXCLUDED.customer_name, segment = EXCLUDED.segment, updated_at = now()
        WHERE (customers.customer_name, customers.segment)
              IS DISTINCT FROM (EXCLUDED.customer_name, EXCLUDED.segment)""",
     """INSERT INTO products (product_id, product_name, category, sub_category, first_order_date)
-       SELECT product_id, product_name, category, sub_category, first_order_date
-       FROM stage_products
+       SELECT s.product_id, s.product_name, s.category, s.sub_category, s.first_order_date
+       FROM stage_products s
+       WHERE NOT EXISTS (
+           SELECT 1 FROM products p
+           WHERE p.product_id = s.product_id AND p.product_name = s.product_name
+             AND p.first_order_date <= s.first_order_date)
+       ORDER BY s.product_id, s.product_name
        ON CONFLICT (product_id, product_name) DO UPDATE
        SET first_order_date = LEAST(products.first_order_date, EXCLUDED.first_order_date)
        WHERE EXCLUDED.first_order_date < products.first_order_date""",
@@ -114,6 +129,7 @@ INSERT INTO orders (order_id, order_date, ship_date, ship_mode, customer_id, cou
     SELECT order_id, order_date, ship_date, ship_mode, customer_id, country, city, state,
            postal_code, region
     FROM stage_orders
+    ORDER BY order_id  -- key order: writers that share orders (a rebalance) cannot deadlock
     ON CONFLICT (order_id) DO UPDATE
     SET order_date = EXCLUDED.order_date, ship_date = EXCLUDED.ship_date,
         ship_mode = EXCLUDED.ship_mode, customer_id = EXCLUDED.customer_id,
