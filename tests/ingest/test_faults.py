@@ -26,8 +26,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from faults_support import (  # type: ignore[import-not-found]
+from faults_malformed import (  # type: ignore[import-not-found]
     BAD_KIND_NAMES,
+    malformed,
+    read_messages,
+)
+from faults_support import (  # type: ignore[import-not-found]
     CRASH_POINTS,
     PG_DOWN,
     STREAM,
@@ -38,10 +42,8 @@ from faults_support import (  # type: ignore[import-not-found]
     assert_ingested_exactly,
     committed,
     high_watermarks,
-    malformed,
     new_topic,
     quiet,
-    read_messages,
     split,
     stored_offsets,
     synthetic_stream,
