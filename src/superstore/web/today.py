@@ -94,8 +94,9 @@ _BY_PRODUCT = _ranked(
 
 _DAY = "SELECT orders, latest_ids, last_at FROM day_totals WHERE order_date = %(day)s"
 
-# The orders the totals name as latest, read by primary key; an order that has
-# since moved to another date is left out (the caller then falls back to a scan).
+# The latest orders named by their ids, in that order, read by primary key; an
+# order that has since moved to another date is left out (the caller then falls
+# back to a scan).
 _LATEST = """
 SELECT o.order_id, c.customer_name, o.city, o.state, s.lines, s.sales, s.at
 FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS lt(order_id, pos)
@@ -108,10 +109,12 @@ CROSS JOIN LATERAL (
 ORDER BY lt.pos
 """
 
-# Fallback when the totals' latest list came up short (an order moved away): a
-# scan of the day's lines, exact whatever happened.
+# Fallback when the totals' latest list came up short (an order moved away) or
+# the day is not tracked: the latest order ids from a scan of the day's lines,
+# then read by _LATEST like the totals' list.
 _LATEST_SCAN = """
-WITH latest AS (
+SELECT coalesce(array_agg(order_id ORDER BY at DESC, order_id DESC), '{}')
+FROM (
     SELECT l.order_id, max(l.ingested_at) AS at
     FROM orders o
     JOIN order_lines l ON l.order_id = o.order_id
@@ -119,16 +122,7 @@ WITH latest AS (
     GROUP BY l.order_id
     ORDER BY at DESC, l.order_id DESC
     LIMIT %(limit)s
-)
-SELECT lt.order_id, c.customer_name, o.city, o.state, s.lines, s.sales, lt.at
-FROM latest lt
-JOIN orders o ON o.order_id = lt.order_id
-JOIN customers c ON c.customer_id = o.customer_id
-CROSS JOIN LATERAL (
-    SELECT count(*) AS lines, sum(x.sales) AS sales
-    FROM order_lines x WHERE x.order_id = lt.order_id
-) s
-ORDER BY lt.at DESC, lt.order_id DESC
+) latest
 """
 
 # A day the ingest does not track (an old day, or one written before tracking):
@@ -167,9 +161,9 @@ async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> Toda
                 await conn.execute(_LATEST, {"ids": ids[:LATEST_ORDERS], "day": day})
             ).fetchall()
         if len(latest) < min(LATEST_ORDERS, orders):
-            latest = await (
-                await conn.execute(_LATEST_SCAN, {"day": day, "limit": LATEST_ORDERS})
-            ).fetchall()
+            scan = await conn.execute(_LATEST_SCAN, {"day": day, "limit": LATEST_ORDERS})
+            ids = (await scan.fetchone())[0]
+            latest = await (await conn.execute(_LATEST, {"ids": ids, "day": day})).fetchall()
     # Rows: the top products by rank, plus one row per category for its total.
     categories = {r[2]: r[4] for r in products if r[2] is not None}  # None: no products row
     lines, sales = products[0][5:7] if products else (0, Decimal(0))
