@@ -6,9 +6,10 @@ import json
 import platform
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -19,9 +20,17 @@ from superstore.settings import Settings, load_settings
 from superstore.stack import stack_down, stack_up
 from superstore.stack.kafka import create_topics
 
-__all__ = ["bench_stack", "fresh_database", "fresh_topic", "save_results", "synthetic_records"]
+__all__ = [
+    "bench_stack",
+    "fresh_database",
+    "fresh_topic",
+    "produce_paced",
+    "save_results",
+    "synthetic_records",
+]
 
 RESULTS = Path(__file__).parent / "results"
+Key = tuple[str, int]  # a line's natural key: (order_id, line_number)
 
 
 @contextmanager
@@ -92,3 +101,37 @@ def save_results(name: str, results: dict) -> Path:
     print(json.dumps(results, indent=2, default=str))
     print(f"saved {path}")
     return path
+
+
+def produce_paced(
+    kafka: KafkaConfig, producer: Any, records: Sequence[tuple[str, Key, bytes]], rate: float
+) -> tuple[dict[Key, float], float]:
+    """Produce (Kafka key, natural key, value) at `rate` lines/s.
+
+    Returns each line's produce() wall time under its natural key, and the
+    achieved rate; raises if a message was not acknowledged.
+
+    One producer serves the warm-up and the measured run, as a live source keeps
+    its connection: a new producer's first lines would wait for its metadata.
+    """
+    failed: list[str] = []
+
+    def on_delivery(err: object, _msg: object) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    sent: dict[Key, float] = {}
+    start = time.monotonic()
+    for i, (key, natural, value) in enumerate(records):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        sent[natural] = time.time()
+        producer.produce(kafka.topic, key=key, value=value, on_delivery=on_delivery)
+        producer.poll(0)
+    elapsed = time.monotonic() - start
+    remaining = producer.flush(60)
+    if remaining or failed:
+        raise RuntimeError(f"{remaining} unacknowledged, {len(failed)} failed: {failed[:1]}")
+    achieved = (len(records) - 1) / elapsed if elapsed > 0 and len(records) > 1 else rate
+    return sent, achieved

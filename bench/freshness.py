@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import common
 import httpx
-from common import bench_stack, fresh_database, fresh_topic, save_results
+from common import bench_stack, fresh_database, fresh_topic, produce_paced, save_results
 from peers.measure import enable_commit_timestamps
 
 from superstore.clients import KafkaConfig, PgConfig
@@ -218,37 +218,6 @@ def today_lines(count: int, day: dt.date) -> list[tuple[str, Key, bytes]]:
         for line in synth.order(day):
             out.append((line.order_id, (line.order_id, line.line_number), encode_line(line)))
     return out[:count]
-
-
-def produce_paced(
-    kafka: KafkaConfig, producer: Any, records: list[tuple[str, Key, bytes]], rate: float
-) -> tuple[dict[Key, float], float]:
-    """Produce at `rate` lines/s; each line's produce() wall time, and the achieved rate.
-
-    One producer serves the warm-up and the measured run, as a live source keeps
-    its connection: a new producer's first lines would wait for its metadata.
-    """
-    failed: list[str] = []
-
-    def on_delivery(err: object, _msg: object) -> None:
-        if err is not None:
-            failed.append(str(err))
-
-    sent: dict[Key, float] = {}
-    start = time.monotonic()
-    for i, (key, natural, value) in enumerate(records):
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        sent[natural] = time.time()
-        producer.produce(kafka.topic, key=key, value=value, on_delivery=on_delivery)
-        producer.poll(0)
-    elapsed = time.monotonic() - start
-    remaining = producer.flush(60)
-    if remaining or failed:
-        raise RuntimeError(f"{remaining} unacknowledged, {len(failed)} failed: {failed[:1]}")
-    achieved = (len(records) - 1) / elapsed if elapsed > 0 and len(records) > 1 else rate
-    return sent, achieved
 
 
 # -- measuring -------------------------------------------------------------------------

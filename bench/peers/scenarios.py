@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import common
 import psutil
 
 from superstore.clients import KafkaConfig, PgConfig
@@ -162,17 +163,8 @@ def produce_paced(
     prepared = []
     for key, value in records:
         doc = json.loads(value)
-        prepared.append(((doc["order_id"], int(doc["line_number"])), key, encode(value)))
-    sent: dict[tuple[str, int], float] = {}
-    start = time.monotonic()
-    for i, (line_key, key, value) in enumerate(prepared):
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        sent[line_key] = time.time()
-        producer.produce(kafka.topic, key=key, value=value)
-        producer.poll(0)
-    producer.flush(60)
+        prepared.append((key, (doc["order_id"], int(doc["line_number"])), encode(value)))
+    sent, _ = common.produce_paced(kafka, producer, prepared, rate)
     return sent
 
 
