@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from confluent_kafka import Message
+from confluent_kafka import Consumer, Message
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig
@@ -53,14 +53,9 @@ def scan_topic(
     consumer = config.consumer(f"superstore-readback-{uuid.uuid4().hex[:8]}")
     count = 0
     try:
-        meta = consumer.list_topics(topic, timeout=10)
-        if topic not in meta.topics or meta.topics[topic].error is not None:
-            raise TransientError(f"topic {topic} is not readable")
-        ends: dict[int, int] = {}
-        for pid in meta.topics[topic].partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, pid), timeout=10)
-            if high > low:
-                ends[pid] = high
+        ends = {
+            pid: high for pid, (low, high) in _watermarks(consumer, topic).items() if high > low
+        }
         consumer.assign([TopicPartition(topic, pid, OFFSET_BEGINNING) for pid in ends])
         deadline = time.monotonic() + timeout
         while ends and time.monotonic() < deadline:
@@ -85,19 +80,24 @@ def scan_topic(
 
 def deleted_by_retention(config: KafkaConfig, topic: str) -> int:
     """Messages the broker already deleted from `topic` (the sum of its low watermarks)."""
-    from confluent_kafka import TopicPartition
-
     consumer = config.consumer(f"superstore-readback-{uuid.uuid4().hex[:8]}")
     try:
-        meta = consumer.list_topics(topic, timeout=10)
-        if topic not in meta.topics or meta.topics[topic].error is not None:
-            raise TransientError(f"topic {topic} is not readable")
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, pid), timeout=10)[0]
-            for pid in meta.topics[topic].partitions
-        )
+        return sum(low for low, _ in _watermarks(consumer, topic).values())
     finally:
         consumer.close()
+
+
+def _watermarks(consumer: Consumer, topic: str) -> dict[int, tuple[int, int]]:
+    """(low, high) offsets of every partition of `topic`."""
+    from confluent_kafka import TopicPartition
+
+    meta = consumer.list_topics(topic, timeout=10)
+    if topic not in meta.topics or meta.topics[topic].error is not None:
+        raise TransientError(f"topic {topic} is not readable")
+    return {
+        pid: consumer.get_watermark_offsets(TopicPartition(topic, pid), timeout=10)
+        for pid in meta.topics[topic].partitions
+    }
 
 
 def read_topic(
