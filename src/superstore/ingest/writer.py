@@ -211,14 +211,17 @@ def upsert_staged(
     """Move the staging tables into the OLTP tables and the day totals, idempotently.
 
     Must run in a transaction holding TRACKING_LOCK (shared, or exclusive when
-    `exclusive`). Raises _TrackingNeeded, before any line is written, when the
+    `exclusive`). Raises _TrackingNeeded, before anything is written, when the
     batch holds a day to start tracking and the lock is only shared: the caller
     rolls back and redoes the batch holding the lock exclusively. `rows`:
     the lines' rows when they are not in stage_lines yet (see `stage`).
     """
+    days = conn.execute(sql.BATCH_DAYS).fetchall()
+    untracked = [day for day, tracked in days if not tracked]
+    if untracked and not exclusive:
+        raise _TrackingNeeded()
     for statement in sql.PARENTS:
         conn.execute(statement)
-    days = conn.execute(sql.BATCH_DAYS).fetchall()
     if not days:  # no tracked day (a backfill of old days): no totals to keep
         conn.execute(sql.ORDERS_UPSERT)
         if rows is None:
@@ -228,10 +231,7 @@ def upsert_staged(
         return
     if rows is not None:
         _copy(conn, "stage_lines", _STAGED_LINE, rows)
-    untracked = [day for day, tracked in days if not tracked]
     if untracked:
-        if not exclusive:
-            raise _TrackingNeeded()
         conn.execute(sql.TRACK_DAYS, {"days": untracked})
     tracked = {day for day, _ in days}
     new_orders = [
