@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import common
 import httpx
-from common import bench_stack, fresh_database, fresh_topic, produce_paced, save_results
+from common import Key, bench_stack, fresh_database, fresh_topic, produce_paced, save_results
 from peers.measure import enable_commit_timestamps
 
 from superstore.clients import KafkaConfig, PgConfig
@@ -48,21 +48,17 @@ from superstore.produce import LineSynthesizer
 
 TARGET_P99_MS = 250.0
 GROUP = "bench-freshness"
-Key = tuple[str, int]  # a line's natural key: (order_id, line_number)
 
 # The consumer behind `superstore ingest`, for IngestOptions the CLI does not expose.
 _INGEST_WITH_OPTIONS = """
 import json, sys
-from superstore.clients import kafka_config, pg_config
-from superstore.ingest.consumer import IngestOptions, Ingestor
+from superstore.ingest.consumer import IngestOptions
+from superstore.ingest.workers import run_member
 from superstore.logs import setup_logging
 from superstore.settings import load_settings
-setup_logging()
 settings = load_settings()
-options = IngestOptions(**json.loads(sys.argv[1]))
-ingestor = Ingestor(kafka_config(settings), pg_config(settings), options)
-ingestor.install_signal_handlers()
-ingestor.run()
+setup_logging(json_lines=settings.log_json)
+run_member(settings, IngestOptions(**json.loads(sys.argv[1])))
 """
 
 METHOD = [

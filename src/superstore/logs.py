@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 
 __all__ = ["JsonFormatter", "setup_logging"]
 
@@ -34,14 +33,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-def setup_logging(verbose: bool = False, json_lines: bool | None = None) -> None:
+def setup_logging(verbose: bool = False, json_lines: bool = False) -> None:
     """INFO logs (DEBUG with `verbose`); librdkafka only reports errors unless verbose.
 
-    `json_lines` None: follow the SUPERSTORE_LOG_JSON environment variable (the
-    commands pass the `log_json` setting, which may also come from a file).
+    `json_lines`: one JSON object per line (the `log_json` setting).
     """
-    if json_lines is None:
-        json_lines = os.environ.get("SUPERSTORE_LOG_JSON", "").lower() in {"1", "true", "yes"}
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter()
