@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,20 @@ def test_invalid_setting_is_named(bare_cli) -> None:
 def test_version(bare_cli) -> None:
     result = bare_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("superstore ")
+
+
+def test_cli_starts_single_threaded_so_workers_fork() -> None:
+    """`ingest --workers N` forks only from a single-threaded process.
+
+    numpy and pyarrow start thread pools when imported; if the CLI imported them
+    at start-up, every worker would be a fresh interpreter (~0.5 s more per launch).
+    """
+    code = (
+        "import os, sys\n"
+        "import superstore.cli\n"
+        "from superstore.ingest.workers import _context\n"
+        "heavy = sorted(m for m in ('numpy', 'pyarrow', 'duckdb', 'sqlglot') if m in sys.modules)\n"
+        "print(_context().get_start_method(), len(os.listdir('/proc/self/task')), heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[:2] == ["fork", "1"], out.stdout

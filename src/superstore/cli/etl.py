@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
@@ -12,10 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from superstore.errors import InputError
-from superstore.etl import ENGINES, EtlReport, make_engine, run_etl, select_days
-from superstore.export import LakeConfig
 from superstore.settings import Settings
-from superstore.warehouse import WarehouseConfig
+
+if TYPE_CHECKING:  # imported by the command: the CLI starts without DuckDB, Arrow, numpy
+    from superstore.etl import EtlReport
 
 __all__ = ["etl"]
 
@@ -106,6 +107,10 @@ def etl(
     SUPERSTORE_WAREHOUSE_SCHEMA (default star), SUPERSTORE_REDSHIFT_IAM_ROLE and
     SUPERSTORE_REDSHIFT_STAGE_URL (s3:// prefix COPY reads from).
     """
+    from superstore.etl import ENGINES, make_engine, run_etl, select_days
+    from superstore.export import LakeConfig
+    from superstore.warehouse import WarehouseConfig
+
     settings: Settings = ctx.obj
     updates = {"lake_url": lake_url, "warehouse_path": warehouse_path}
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
@@ -13,15 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from superstore.clients import pg_config
 from superstore.errors import InputError
-from superstore.export import (
-    LakeConfig,
-    Manifest,
-    VerifyError,
-    export_days,
-    list_partitions,
-    verify_day,
-)
 from superstore.settings import Settings
+
+if TYPE_CHECKING:  # imported by the command: the CLI starts without Arrow and numpy
+    from superstore.export import LakeConfig, Manifest
 
 __all__ = ["export"]
 
@@ -82,6 +78,8 @@ def export(
     Rerunning a day replaces its partition atomically; an empty day gets an empty partition.
     --verify checks partitions against their manifests instead of writing them.
     """
+    from superstore.export import LakeConfig, export_days
+
     settings: Settings = ctx.obj
     if lake_url:
         settings = settings.model_copy(update={"lake_url": lake_url})
@@ -124,6 +122,8 @@ def _describe(manifest: Manifest) -> str:
 
 def _verify(lake: LakeConfig, days: list[dt.date] | None) -> None:
     """Verify each day; report every bad partition, then fail once naming them."""
+    from superstore.export import VerifyError, list_partitions, verify_day
+
     todo = list_partitions(lake) if days is None else days
     if not todo:
         raise VerifyError(f"no partitions in {lake.url}", hint="run `superstore export` first")
