@@ -48,6 +48,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     p.add_argument("--max-seconds", type=float, default=150.0, help="throughput time box")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="throughput rounds, peers alternating; each peer's median round is reported",
+    )
     p.add_argument("--naive-seconds", type=float, default=20.0, help="naive throughput sample")
     p.add_argument("--rate", type=float, default=1000.0, help="latency run: lines/s produced")
     p.add_argument("--latency-seconds", type=float, default=20.0, help="latency run length")

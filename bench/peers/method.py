@@ -30,7 +30,11 @@ NOTES = [
     "Throughput *steady* = lines committed after the first commit / (last commit - first "
     "commit); *from start* = all lines / (last commit - process start), so it includes JVM "
     "or Spark start-up and the consumer-group join. A peer that does not finish within its "
-    "time box is a sample: the lines it committed in that time.",
+    "time box is a sample: the lines it committed in that time. With `--rounds N` the "
+    "throughput runs N times, the peers taking turns in each round, and each peer's row "
+    "is its median round (the lower of the two middle ones for even N); every round is "
+    "listed under *Reading the numbers*. This machine's speed drifts by a third within "
+    "minutes, and turns spread the drift over every peer.",
     "Latency: the peer first consumes a 200-line warm-up on an empty topic, then lines are "
     "produced at a fixed rate; latency = commit time - wall time of the producer's "
     "`produce()` call (same clock; includes the producer's 20 ms linger).",

@@ -113,6 +113,7 @@ def reading(results: dict) -> list[str]:
         ]
         if ratios:
             out.append("Ours' steady throughput relative to: " + ", ".join(ratios) + ".")
+    out += _rounds(peers)
     if ours and ours.get("lines_per_cpu_s"):
         ratios = [
             f"{p['label']} x{ours['lines_per_cpu_s'] / p['throughput']['lines_per_cpu_s']:.1f}"
@@ -152,6 +153,33 @@ def reading(results: dict) -> list[str]:
                 f"{lat['rate']:,.0f} lines/s here (its throughput: "
                 f"{_n((p.get('throughput') or {}).get('lines_per_s'))} lines/s)."
             )
+    return out
+
+
+def _rounds(peers: dict) -> list[str]:
+    """Each throughput round in run order, and ours against Kafka Connect round by round."""
+    runs = {p["label"]: p["throughput_rounds"] for p in peers.values() if "throughput_rounds" in p}
+    if not runs:
+        return []
+
+    def rate(r: dict) -> str:
+        return "failed" if "error" in r else _n(r["lines_per_s"] or r["lines_per_s_from_start"])
+
+    out = [
+        f"Throughput ran in {max(len(r) for r in runs.values())} rounds, the peers taking turns; "
+        "each peer's row above is its median round. Steady lines/s by round: "
+        + "; ".join(f"{label} {' / '.join(rate(r) for r in rs)}" for label, rs in runs.items())
+        + "."
+    ]
+    ours, connect = (peers.get(n, {}).get("throughput_rounds") for n in ("ours", "connect"))
+    if ours and connect:
+        pairs = [
+            f"x{a['lines_per_s'] / b['lines_per_s']:.2f}"
+            for a, b in zip(ours, connect, strict=False)
+            if "error" not in a and "error" not in b and a["lines_per_s"] and b["lines_per_s"]
+        ]
+        if pairs:
+            out.append("Ours / Kafka Connect, steady, round by round: " + ", ".join(pairs) + ".")
     return out
 
 

@@ -41,7 +41,7 @@ def test_every_peer_runs_every_scenario(tmp_path: Path) -> None:
     args = [
         "--lines", "20000", "--kill-lines", "30000", "--naive-kill-lines", "1500",
         "--latency-seconds", "3", "--naive-seconds", "5", "--max-seconds", "120",
-        "--scale-lines", "20000", "--scale-processes", "1,2",
+        "--scale-lines", "20000", "--scale-processes", "1,2", "--rounds", "2",
         "--set", "ours.batch_size=5000", "--set", "spark.maxOffsetsPerTrigger=10000",
         "--results", "smoke", "--results-dir", str(tmp_path), "--docs", str(tmp_path / "r.md"),
     ]  # fmt: skip
@@ -53,6 +53,8 @@ def test_every_peer_runs_every_scenario(tmp_path: Path) -> None:
     for name, peer in results["peers"].items():
         assert not peer.get("errors"), (name, peer["errors"])
         assert peer["throughput"]["lines"] > 0
+        assert len(peer["throughput_rounds"]) == 2
+        assert peer["throughput"] in peer["throughput_rounds"]
         assert peer["latency"]["visible"] == peer["latency"]["lines"]
         assert peer["kill9"]["lost"] == 0, name
         assert peer["kill9"]["sales_exact"], name
@@ -60,4 +62,6 @@ def test_every_peer_runs_every_scenario(tmp_path: Path) -> None:
     assert ours["lines_applied_twice_or_more"] == 0
     assert 0 < ours["visible_at_kill"] < ours["lines"]
     assert [r["processes"] for r in results["scale_out"]["runs"]] == [1, 2]
-    assert "| ours (superstore ingest) |" in (tmp_path / "r.md").read_text()
+    report = (tmp_path / "r.md").read_text()
+    assert "| ours (superstore ingest) |" in report
+    assert "round by round" in report
