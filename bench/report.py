@@ -248,6 +248,18 @@ def _ingest_section(r: dict) -> str:
         "targets use it); each is measured from launching the command (process start and "
         "group join included) to its last commit.",
     ]
+    rounds = r.get("rounds")
+    if rounds:
+        each = "; ".join(
+            f"{name.replace('_', ' ')} " + " / ".join(_n(x["lines_per_s"]) for x in runs)
+            for name, runs in rounds.items()
+        )
+        lines += [
+            "",
+            f"Ours and the ceiling ran in {len(rounds['ceiling'])} rounds, taking turns; each "
+            f"row above is the median round. Lines/s by round: {each}. Ours / ceiling by "
+            "round: " + ", ".join(f"x{x}" for x in r["ratio_vs_ceiling_by_round"]) + ".",
+        ]
     return "\n".join(lines)
 
 
