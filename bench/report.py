@@ -621,7 +621,8 @@ def document(
         "process with its own stack; each step's output is in `bench/results/logs/<step>.log`, "
         "its numbers in `bench/results/<step>.json`.",
         "- Time budget per step of the full run on 2 cores (the steps' sizes were chosen so "
-        "they add up to well under the 45-minute bar): "
+        "they run in well under the 45-minute bar; a budget is the allowance, not the "
+        "estimate): "
         + "; ".join(f"{s['name']} {_minutes(s['budget_s'])} ({s['why']})" for s in run["steps"])
         + f" (together {_minutes(sum(s['budget_s'] for s in run['steps']))}). A step still "
         "running at twice its budget is stopped and marked failed.",

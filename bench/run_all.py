@@ -78,7 +78,7 @@ STEPS = (
             "--workers", "1,2", "--partitions", "6", "--rounds", "3",
         ),
         ("--lines", "20000", "--naive-seconds", "3", "--workers", "1,2", "--rounds", "1"),
-        480,
+        360,
         "issue 4's 1M lines into a 6-partition topic; ours with 1 and 2 worker processes "
         "(2 is 'ours': one per core) and the ceiling in 3 rounds, taking turns (medians "
         "reported); estimated: each ours run ~25-40 s, ceiling ~30 s with its decoding, "
@@ -101,7 +101,7 @@ STEPS = (
             "--set", "ours.batch_size=5000", "--set", "spark.maxOffsetsPerTrigger=10000",
             "--no-docs",
         ),
-        1500,
+        1200,
         "issue 9's sizes: 1M lines per peer in 3 throughput rounds (peers taking turns, the "
         "median round reported), 1k lines/s latency, kill -9 at 40% of 100k "
         "lines, 1/2/3 processes on 1M lines; each throughput run is time-boxed (150 s, naive "
