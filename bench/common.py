@@ -24,6 +24,7 @@ __all__ = [
     "bench_stack",
     "fresh_database",
     "fresh_topic",
+    "median_run",
     "produce_paced",
     "save_results",
     "synthetic_records",
@@ -101,6 +102,16 @@ def save_results(name: str, results: dict) -> Path:
     print(json.dumps(results, indent=2, default=str))
     print(f"saved {path}")
     return path
+
+
+def median_run(runs: Sequence[dict], key: str = "lines_per_s") -> dict:
+    """The run with the median `key` (the lower middle one for an even count).
+
+    Benchmarks run their contenders in rounds, taking turns, so a slower stretch
+    of a shared machine (its speed drifts by a third within minutes) falls on
+    every contender rather than on one.
+    """
+    return sorted(runs, key=lambda r: r[key])[(len(runs) - 1) // 2]
 
 
 def produce_paced(

@@ -25,7 +25,14 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import bench_stack, fresh_database, fresh_topic, save_results, synthetic_records
+from common import (
+    bench_stack,
+    fresh_database,
+    fresh_topic,
+    median_run,
+    save_results,
+    synthetic_records,
+)
 
 from superstore.clients import KafkaConfig, PgConfig
 from superstore.ingest import migrate
@@ -90,17 +97,12 @@ def run_ours(
     }
 
 
-def median_round(runs: list[dict]) -> dict:
-    """The run with the median lines/s (the lower middle one for an even count).
-
-    Rounds alternate ours and the ceiling, so a slower stretch of a shared machine
-    (its speed drifts by a third within minutes) falls on both, not on one.
-    """
-    return sorted(runs, key=lambda r: r["lines_per_s"])[(len(runs) - 1) // 2]
+def ceiling_lines(records: list[tuple[str, bytes]]) -> list[StagedLine]:
+    """The records decoded as the consumer would, once for every ceiling round."""
+    return [StagedLine(decode_wire(v), v, "ceiling", 0, i) for i, (_, v) in enumerate(records)]
 
 
-def run_ceiling(records: list[tuple[str, bytes]], pg: PgConfig, batch_size: int) -> dict:
-    lines = [StagedLine(decode_wire(v), v, "ceiling", 0, i) for i, (_, v) in enumerate(records)]
+def run_ceiling(lines: list[StagedLine], pg: PgConfig, batch_size: int) -> dict:
     migrate(pg)
     started = time.monotonic()
     with pg.connect(autocommit=True) as conn:
@@ -198,6 +200,7 @@ def main() -> None:
         counts = [int(n) for n in args.workers.split(",")]
         rounds: dict[str, list[dict]] = {f"workers_{n}": [] for n in counts}
         rounds["ceiling"] = []
+        staged = ceiling_lines(records)
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no} of {args.rounds}")
             for workers in counts:
@@ -209,11 +212,11 @@ def main() -> None:
                 print(f"  {rounds[f'workers_{workers}'][-1]}")
             print("ceiling ...")
             db = fresh_database(settings, "bench_ceiling")
-            rounds["ceiling"].append(run_ceiling(records, db, args.batch_size))
+            rounds["ceiling"].append(run_ceiling(staged, db, args.batch_size))
             print(f"  {rounds['ceiling'][-1]}")
-        runs = [median_round(rounds[f"workers_{n}"]) for n in counts]
+        runs = [median_run(rounds[f"workers_{n}"]) for n in counts]
         ours = runs[-1]
-        ceiling = median_round(rounds["ceiling"])
+        ceiling = median_run(rounds["ceiling"])
         print(f"naive ({args.naive_seconds:.0f}s sample) ...")
         naive = run_naive(kafka, fresh_database(settings, "bench_naive"), args.naive_seconds)
         print(f"  {naive}")

@@ -81,9 +81,9 @@ STEPS = (
         360,
         "issue 4's 1M lines into a 6-partition topic; ours with 1 and 2 worker processes "
         "(2 is 'ours': one per core) and the ceiling in 3 rounds, taking turns (medians "
-        "reported); estimated: each ours run ~25-40 s, ceiling ~30 s with its decoding, "
-        "so ~1.6 min per round; naive a 20 s sample, producing and synthesising 1M lines "
-        "and the stack start ~1 min",
+        "reported); estimated: each ours run ~25-40 s, ceiling ~20 s (its lines decoded once, "
+        "~10 s), so ~1.5 min per round; naive a 20 s sample, producing and synthesising 1M "
+        "lines and the stack start ~1 min",
     ),
     Step(
         "ingest_peers",

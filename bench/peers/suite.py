@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from common import fresh_database, fresh_topic, synthetic_records
+from common import fresh_database, fresh_topic, median_run, synthetic_records
 
 from superstore.clients import KafkaConfig
 from superstore.produce import produce_records
@@ -166,17 +166,12 @@ class Suite:
 
 
 def _keep_median(entry: dict) -> None:
-    """The throughput of a peer's median round (the lower one of an even count).
-
-    Rounds alternate the peers, so a stretch of a slower machine (shared, noisy
-    hosts vary by a third within minutes) falls on every peer rather than one.
-    """
+    """The throughput of a peer's median round (`median_run`), failed rounds left out."""
     done = [r for r in entry["throughput_rounds"] if "error" not in r]
     if not done:
         return
     kind = "lines_per_s" if all(r["lines_per_s"] for r in done) else "lines_per_s_from_start"
-    done.sort(key=lambda r: r[kind])
-    entry["throughput"] = done[(len(done) - 1) // 2]
+    entry["throughput"] = median_run(done, kind)
     entry.get("errors", {}).pop("throughput", None)  # a failed round is kept in the rounds
 
 
