@@ -35,7 +35,7 @@ def _text_form(pattern: str, what: str) -> BeforeValidator:
     def check(value: object) -> object:
         if isinstance(value, float):
             raise ValueError(f"{what} must be a string, not a JSON float (floats lose cents)")
-        if isinstance(value, str) and not compiled.match(value):
+        if isinstance(value, str) and not compiled.fullmatch(value):  # `$` alone allows a final \n
             raise ValueError(f"{what} must match {pattern}")
         return value
 
@@ -45,7 +45,7 @@ def _text_form(pattern: str, what: str) -> BeforeValidator:
 def _date_text(value: object) -> object:
     if isinstance(value, dt.date):
         return value
-    if not isinstance(value, str) or not re.match(DATE_PATTERN, value):
+    if not isinstance(value, str) or not re.fullmatch(DATE_PATTERN, value):
         raise ValueError("date must be a YYYY-MM-DD string")
     return value
 

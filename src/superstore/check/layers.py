@@ -97,8 +97,8 @@ def kafka_layer(config: KafkaConfig, timeout: float = 120.0) -> LayerTotals:
         except (ValidationError, WireError, ValueError):
             invalid += 1
             return
-        day = dt.date.fromisoformat(doc["order_date"])
-        latest[line_key(doc)] = (day, doc["order_id"], Decimal(str(doc["sales"])))
+        day = dt.date.fromisoformat(doc.order_date)
+        latest[line_key(doc)] = (day, doc.order_id, Decimal(str(doc.sales)))
 
     messages = scan_topic(config, config.topic, visit, timeout)
     dlq = scan_topic(config, config.dlq_topic, lambda _: None, timeout)

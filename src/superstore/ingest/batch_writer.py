@@ -145,7 +145,7 @@ class BatchWriter:
             if staged.key in refused:
                 reason = f"refused by PostgreSQL: {refused[staged.key]}"
                 raw = staged.payload
-                key = str(staged.doc["order_id"]).encode()
+                key = staged.doc.order_id.encode()
                 rejects.append(
                     Reject(staged.topic, staged.partition, staged.offset, key, raw, reason)
                 )
