@@ -33,7 +33,7 @@ ODD_VALUES = [
 def _fast(raw: bytes) -> WireLine | None:
     try:
         return wire._fast(raw)
-    except (Exception, wire._NotFast):
+    except Exception:  # msgspec's errors, ValueError, or _NotFast
         return None
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, NotRequired
 
 import msgspec
@@ -147,10 +148,12 @@ class WireLine(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc
 assert WireLine.__struct_fields__ == WIRE_FIELDS, "the two validators must list the same fields"
 
 _DECODER = msgspec.json.Decoder(WireLine)
-# ASCII digits only (the judge's \d also takes other scripts' digits: it decides those).
-_DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
-_MONEY_FORM = re.compile(r"(-?)[0-9]{1,14}(?:\.[0-9]{1,4})?").fullmatch
-_DISCOUNT_FORM = re.compile(r"[01](?:\.[0-9]{1,4})?").fullmatch
+# The judge's patterns, ASCII digits only (its \d also takes other scripts' digits: it
+# decides those); fullmatch, as `$` alone also matches before a final newline.
+_DATE_FORM = re.compile(DATE_PATTERN, re.ASCII).fullmatch
+_MONEY_FORM = re.compile(MONEY_PATTERN, re.ASCII).fullmatch
+_NONNEG_FORM = re.compile(NONNEG_MONEY_PATTERN, re.ASCII).fullmatch
+_DISCOUNT_FORM = re.compile(DISCOUNT_PATTERN, re.ASCII).fullmatch
 # Texts already checked, per kind. A stream repeats its dates and prices, so a set
 # lookup replaces most checks; each set is emptied when it reaches _MEMO_LIMIT.
 _MEMO_LIMIT = 1 << 16
@@ -177,11 +180,10 @@ def _check_date(text: str) -> None:
     _remember(_DATES, text)
 
 
-def _check_money(value: str | int | None, memo: set[str], nonneg: bool) -> None:
+def _check_money(value: str | int | None, memo: set[str], form: Callable[[str], object]) -> None:
     if value is None or value.__class__ is int:  # ints: the Struct checked their range
         return
-    form = _MONEY_FORM(value)  # type: ignore[arg-type]
-    if form is None or (nonneg and form[1]):
+    if not form(value):  # type: ignore[arg-type]
         raise _NotFast
     _remember(memo, value)  # type: ignore[arg-type]
 
@@ -204,9 +206,9 @@ def _fast(raw: bytes) -> WireLine:
     if ship_date < order_date:  # both YYYY-MM-DD: text order is date order
         raise _NotFast
     if line.sales not in _NONNEG:
-        _check_money(line.sales, _NONNEG, True)
+        _check_money(line.sales, _NONNEG, _NONNEG_FORM)
     if line.profit not in _MONEY:
-        _check_money(line.profit, _MONEY, False)
+        _check_money(line.profit, _MONEY, _MONEY_FORM)
     if line.discount not in _DISCOUNTS:
         _check_discount(line.discount)
     return line
