@@ -16,13 +16,13 @@ import psycopg
 import pytest
 
 from superstore.clients import PgConfig
+from superstore.contract import OrderLine
 from superstore.data import load_lines
-from superstore.ingest.day_totals import drifted_days, tracked_days
-from superstore.ingest.migrate import migrate
-from superstore.ingest.writer import Batch, StagedLine, write_batch
-from superstore.messages import OrderLine
+from superstore.oltp.batch import Batch, StagedLine, write_batch
+from superstore.oltp.day_totals import drifted_days, tracked_days
+from superstore.oltp.migrate import migrate
+from superstore.oltp.today import TodaySnapshot, read_today
 from superstore.produce import LineSynthesizer
-from superstore.web.today import TodaySnapshot, read_today
 
 TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = TODAY - dt.timedelta(days=1)

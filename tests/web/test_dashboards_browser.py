@@ -18,63 +18,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
-from test_analytics_api import truth  # type: ignore[import-not-found]
-from test_today_api import BUSY_DAY, oltp_day  # type: ignore[import-not-found]
-from webstar import money, new_order  # type: ignore[import-not-found]
 
 from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import OrderLine
 from superstore.ingest.consumer import IngestOptions, Ingestor
-from superstore.messages import OrderLine
 from superstore.produce import produce_records, to_records
-
-# Where ECharts drew an item, in page pixels: [x, y] of its middle.
-_POINT_JS = """
-([id, kind, name]) => {
-  const chart = echarts.getInstanceByDom(document.getElementById(id));
-  const box = chart.getDom().getBoundingClientRect();
-  const series = chart.getModel().getSeriesByIndex(0);
-  let x, y;
-  if (kind === "pie") {
-    const data = series.getData();
-    const l = data.getItemLayout(data.indexOfName(name));
-    const a = (l.startAngle + l.endAngle) / 2, r = (l.r0 + l.r) / 2;
-    [x, y] = [l.cx + r * Math.cos(a), l.cy + r * Math.sin(a)];
-  } else if (kind === "treemap") {
-    const root = series.getViewRoot();
-    const node = root.children.find((n) => n.name === name);
-    const l = node.getLayout(), base = series.layoutInfo;
-    [x, y] = [base.x + l.x + l.width / 2, base.y + l.y + l.height / 2];
-  } else if (kind === "map") {
-    const geo = series.coordinateSystem;
-    [x, y] = geo.dataToPoint(geo.getRegion(name).getCenter());
-  } else if (kind === "line") {
-    const option = chart.getOption();
-    const k = option.series.findIndex((s) => s.name === name);
-    const i = Math.floor(option.xAxis[0].data.length / 2);
-    [x, y] = chart.convertToPixel({ seriesIndex: k }, [i, option.series[k].data[i]]);
-  }
-  return [box.left + x, box.top + y];
-}
-"""
-
-
-def click_chart(page: Page, chart_id: str, kind: str, name: str) -> None:
-    """Click an item of a chart with the real mouse, and wait for the page to refresh."""
-    before = int(page.locator("body").get_attribute("data-seq") or 0)
-    chart = page.locator(f"#{chart_id}")
-    expect(chart).to_have_attribute("data-finished", "1")
-    chart.scroll_into_view_if_needed()
-    x, y = page.evaluate(_POINT_JS, [chart_id, kind, name])
-    page.mouse.click(x, y)
-    wait_ready(page, before + 1)
-
-
-def wait_ready(page: Page, seq: int | None = None) -> None:
-    """Wait for the analytics page to finish a (numbered) render."""
-    body = page.locator("body")
-    if seq is not None:
-        expect(body).to_have_attribute("data-seq", str(seq), timeout=10_000)
-    expect(body).to_have_attribute("data-state", "ready", timeout=10_000)
+from tests.support.web import BUSY_DAY, click_chart, oltp_day, truth, wait_ready
+from tests.support.webstar import money, new_order
 
 
 def kpis_shown(page: Page) -> dict[str, str]:

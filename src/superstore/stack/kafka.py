@@ -11,8 +11,12 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+import psutil
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]  # exported, not in __all__ of its stubs
 
 from superstore.clients import KafkaConfig
 from superstore.errors import ConfigError, FatalError, TransientError
@@ -135,8 +139,6 @@ def create_topics(config: KafkaConfig, report: Report) -> None:
     Both keep every message (retention.ms=-1): `superstore check` reconciles
     PostgreSQL against the whole lines topic, and dead letters wait for a person.
     """
-    from confluent_kafka.admin import NewTopic
-
     admin = config.admin()
     existing = set(admin.list_topics(timeout=10).topics)
     wanted = [
@@ -161,8 +163,6 @@ def warm_group_coordinator(config: KafkaConfig, report: Report, timeout: float =
     A new broker creates `__consumer_offsets` on the first group join, which
     took 3-4 s here; without this the first `superstore ingest` pays it.
     """
-    import uuid
-
     started = time.monotonic()
     consumer = config.consumer(f"superstore-warmup-{uuid.uuid4().hex[:8]}")
     try:
@@ -180,8 +180,6 @@ def warm_group_coordinator(config: KafkaConfig, report: Report, timeout: float =
 
 def stop_process(pid: int, marker: str, timeout: float = 30.0) -> bool:
     """SIGTERM our process, SIGKILL after `timeout`; False if it was not running."""
-    import psutil
-
     if not process_alive(pid, marker):
         return False
     proc = psutil.Process(pid)

@@ -11,7 +11,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from superstore.clients import kafka_config, pg_config
 from superstore.errors import SuperstoreError, TransientError
 from superstore.settings import Settings
 from superstore.stack.kafka import (
@@ -21,6 +20,7 @@ from superstore.stack.kafka import (
     warm_group_coordinator,
 )
 from superstore.stack.postgres import pg_healthy, start_postgres, stop_postgres
+from superstore.stack.resolve import kafka_config, pg_config
 from superstore.stack.state import (
     StackState,
     clear_state,

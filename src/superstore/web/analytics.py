@@ -114,9 +114,9 @@ def kpis(cubes: Cubes, filters: Filters) -> Kpis:
       FROM cube WHERE {_WHERE} {_CATEGORY}
     )
     SELECT sums.*,
-      (SELECT coalesce(sum(orders), 0) FROM orders WHERE {_WHERE} {_ANY_CATEGORY}) AS orders,
+      (SELECT coalesce(sum(orders), 0) FROM order_cells WHERE {_WHERE} {_ANY_CATEGORY}) AS orders,
       ({_CUSTOMERS[_customer_table(filters)]}) AS customers,
-      (SELECT count(DISTINCT (state, city)) FROM cities WHERE {_WHERE} {_ANY_CATEGORY})
+      (SELECT count(DISTINCT (state, city)) FROM city_cells WHERE {_WHERE} {_ANY_CATEGORY})
         AS cities
     FROM sums
     """

@@ -159,7 +159,8 @@ def _answer(visual: str, fmt: str, body: Envelope) -> Envelope | Response:
         return body
     rows = getattr(body, "rows", None)
     if rows is None:  # KPIs: one row
-        rows = [body.kpis]  # type: ignore[attr-defined]
+        assert isinstance(body, KpiResponse), f"{visual} has neither rows nor KPIs"
+        rows = [body.kpis]
     out = io.StringIO()
     fields = list(type(rows[0]).model_fields) if rows else []
     writer = csv.writer(out, lineterminator="\r\n")
@@ -173,7 +174,7 @@ def _answer(visual: str, fmt: str, body: Envelope) -> Envelope | Response:
     )
 
 
-_CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
 @router.get("/options", response_model=Options, summary="Slicer values and warehouse state")
@@ -215,17 +216,16 @@ def _visual(
     grain: bool = False,
 ) -> None:  # fmt: skip
     """Register GET /api/analytics/<visual> (JSON or CSV), with a `grain` parameter if asked."""
-    if grain:
 
-        def endpoint(
-            request: Request, filters: FiltersDep, grain: GrainParam = "month",
-            format: Format = "json",
-        ) -> Any:  # fmt: skip
-            return _serve(request, visual, model, compute, filters, grain, format)
-    else:
+    def with_grain(
+        request: Request, filters: FiltersDep, grain: GrainParam = "month", format: Format = "json"
+    ) -> Any:
+        return _serve(request, visual, model, compute, filters, grain, format)
 
-        def endpoint(request: Request, filters: FiltersDep, format: Format = "json") -> Any:
-            return _serve(request, visual, model, compute, filters, "month", format)
+    def without_grain(request: Request, filters: FiltersDep, format: Format = "json") -> Any:
+        return _serve(request, visual, model, compute, filters, "month", format)
+
+    endpoint = with_grain if grain else without_grain
 
     endpoint.__doc__ = doc
     router.add_api_route(

@@ -12,8 +12,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from superstore.errors import TransientError
+from superstore.oltp import TodaySnapshot
 from superstore.web.live import LiveHub
-from superstore.web.today import TodaySnapshot
 
 __all__ = ["router"]
 
@@ -32,7 +32,8 @@ DayParam = Annotated[
 
 
 def _hub(request: Request) -> LiveHub:
-    return request.app.state.hub
+    hub: LiveHub = request.app.state.hub
+    return hub
 
 
 def _check_day(day: dt.date | None) -> None:

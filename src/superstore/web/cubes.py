@@ -6,12 +6,12 @@ region, state and category, so the fact table (10M+ lines) is reduced to:
 - ``cube``: additive sums (sales, profit, quantity, lines) per
   year x quarter x month x segment x region x state x category: a few
   thousand rows whatever the number of facts.
-- ``orders``: distinct orders per year x segment x region x state x
+- ``order_cells``: distinct orders per year x segment x region x state x
   category, plus a row per cell with category NULL (= any category). An
   order has one date, one customer (so one segment) and one ship-to place,
   so these counts add up across cells exactly; across categories they do
   not (an order can span categories), hence the extra NULL rows.
-- ``cities``: the distinct (state, city) pairs per cell, counted at query
+- ``city_cells``: the distinct (state, city) pairs per cell, counted at query
   time (a city is seen in many years and segments, so counts do not add up).
 - ``cust_state`` / ``cust_region`` / ``cust_all``: one row per customer and
   category (NULL = any) and state / region / nothing, with a bit mask of the
@@ -30,11 +30,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
 from superstore.errors import TransientError
-from superstore.web.source import WarehouseSource
+from superstore.warehouse import WarehouseReader
 
 __all__ = ["CubeStore", "Cubes", "build_cubes"]
 
@@ -56,12 +57,13 @@ CUBE_QUERIES: dict[str, str] = {
         sum(f.sales) AS sales, sum(f.profit) AS profit, sum(f.quantity) AS quantity,
         count(*) AS lines {_JOINS}
         GROUP BY t.year, t.quarter, t.month, c.segment, l.region, l.state, p.category""",
-    "orders": f"""SELECT {_CELL}, {_ANY_CATEGORY}, count(DISTINCT f.order_id) AS orders {_JOINS}
+    "order_cells": f"""SELECT {_CELL}, {_ANY_CATEGORY},
+        count(DISTINCT f.order_id) AS orders {_JOINS}
         GROUP BY GROUPING SETS (({_CELL}, p.category), ({_CELL}))""",
-    "customers": f"""SELECT {_CELL}, {_ANY_CATEGORY}, f.customer_key {_JOINS}
+    "customer_cells": f"""SELECT {_CELL}, {_ANY_CATEGORY}, f.customer_key {_JOINS}
         GROUP BY GROUPING SETS (({_CELL}, p.category, f.customer_key),
                                 ({_CELL}, f.customer_key))""",
-    "cities": f"""SELECT {_CELL}, {_ANY_CATEGORY}, l.city {_JOINS}
+    "city_cells": f"""SELECT {_CELL}, {_ANY_CATEGORY}, l.city {_JOINS}
         GROUP BY GROUPING SETS (({_CELL}, p.category, l.city), ({_CELL}, l.city))""",
 }
 
@@ -70,12 +72,12 @@ CUBE_QUERIES: dict[str, str] = {
 _YEARS = "bit_or(CAST(1 AS HUGEINT) << (year - {first_year}))"
 _CUSTOMER_MASKS = (
     f"""CREATE TABLE cust_state AS SELECT category, state, region, segment, customer_key,
-        {_YEARS} AS years FROM customers GROUP BY ALL ORDER BY ALL""",
+        {_YEARS} AS years FROM customer_cells GROUP BY ALL ORDER BY ALL""",
     """CREATE TABLE cust_region AS SELECT category, region, segment, customer_key,
         bit_or(years) AS years FROM cust_state GROUP BY ALL ORDER BY ALL""",
     """CREATE TABLE cust_all AS SELECT category, segment, customer_key,
         bit_or(years) AS years FROM cust_region GROUP BY ALL ORDER BY ALL""",
-    "DROP TABLE customers",
+    "DROP TABLE customer_cells",
 )
 
 
@@ -96,15 +98,21 @@ class Cubes:
         return self.con.cursor()
 
 
-def build_cubes(source: WarehouseSource, version: str) -> Cubes:
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = con.execute(sql).fetchone()
+    assert row is not None, "an aggregate without GROUP BY returns one row"
+    return row[0]
+
+
+def build_cubes(source: WarehouseReader, version: str) -> Cubes:
     """Read the warehouse once and build every pre-aggregate in memory."""
     started = time.perf_counter()
     con = duckdb.connect(":memory:")
     source.materialize(con, CUBE_QUERIES)
-    for table in ("cube", "orders", "cities"):
+    for table in ("cube", "order_cells", "city_cells"):
         # The cell columns lead every filter; sorting keeps zone maps selective.
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY ALL")
-    first_year = con.execute("SELECT coalesce(min(year), 0) FROM customers").fetchone()[0]
+    first_year = _scalar(con, "SELECT coalesce(min(year), 0) FROM customer_cells")
     for statement in _CUSTOMER_MASKS:
         con.execute(statement.format(first_year=int(first_year)))
     known: dict[str, list[object]] = {}
@@ -117,7 +125,7 @@ def build_cubes(source: WarehouseSource, version: str) -> Cubes:
     ):
         rows = con.execute(f"SELECT DISTINCT {column} FROM cube ORDER BY 1").fetchall()
         known[name] = [r[0] for r in rows]
-    facts = int(con.execute("SELECT coalesce(sum(lines), 0) FROM cube").fetchone()[0])
+    facts = int(_scalar(con, "SELECT coalesce(sum(lines), 0) FROM cube"))
     seconds = time.perf_counter() - started
     log.info("analytics pre-aggregates: %s facts in %.2fs (%s)", f"{facts:,}", seconds, version)
     return Cubes(version, con, known, facts, seconds, int(first_year))
@@ -131,7 +139,7 @@ class CubeStore:
     answering; only the very first build makes requests wait.
     """
 
-    def __init__(self, source: WarehouseSource, check_every: float = 2.0) -> None:
+    def __init__(self, source: WarehouseReader, check_every: float = 2.0) -> None:
         self.source = source
         self.check_every = check_every
         self._cubes: Cubes | None = None
@@ -160,8 +168,13 @@ class CubeStore:
                     threading.Thread(target=self._rebuild, args=(version,), daemon=True).start()
                 return self._cubes
         self._rebuild(version)
-        if self._cubes is None:
+        built = self.built()
+        if built is None:
             raise TransientError(self.last_error or "the warehouse could not be read")
+        return built
+
+    def built(self) -> Cubes | None:
+        """The pre-aggregates built last, without checking the warehouse's version."""
         return self._cubes
 
     def _rebuild(self, version: str) -> None:

@@ -9,7 +9,7 @@ parameter, never a piece of SQL. Queries bind them as parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -49,7 +49,7 @@ class Filters:
         """Only the filters that are set, for display and CSV headers."""
         return {k: v for k, v in self.__dict__.items() if v not in ((), None)}
 
-    def check(self, known: dict[str, Iterable[object]]) -> None:
+    def check(self, known: Mapping[str, Iterable[object]]) -> None:
         """Reject values the warehouse does not hold (HTTP 422 naming the parameter)."""
         checks = {
             "year": self.years,

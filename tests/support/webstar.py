@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from superstore.messages import OrderLine
+from superstore.contract import OrderLine
 from superstore.warehouse.schema import create_statements
 
 _COLUMNS = (

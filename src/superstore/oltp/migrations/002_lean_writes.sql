@@ -1,4 +1,4 @@
--- Leaner writes on the ingest hot path (issue 4's 50k lines/s on 2 cores).
+-- Leaner writes on the ingest hot path (the target: 50k lines/s on 2 cores).
 -- Measured per 20k-line batch: the row-level FK trigger orders -> customers
 -- took 78-100 ms of the 218-346 ms orders upsert, and the ingested_at index
 -- 3-4 us of each line's insert while no query reads it by range.

@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 
 from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import OrderLine, encode_line
 from superstore.errors import TransientError
-from superstore.messages import OrderLine, encode_line
 from superstore.produce import Record, produce_records
 from superstore.settings import Settings
 from superstore.stack.kafka import create_topics, start_kafka, stop_process

@@ -1,8 +1,10 @@
-"""The writer side of ingestion: one batch, one transaction, retried until it lands.
+"""The writer thread's job: commit one batch, retrying until it lands.
 
 Runs in the ingest's writer thread and owns the PostgreSQL connection and the
-dead-letter producer. Converts driver errors into three outcomes so the loop
-decides in one place: committed, fenced (drop and re-seek), or stopped.
+dead-letter producer. The transaction itself (rows, rejects, offsets) is the
+OLTP store's `write_batch`; this module decides what to do when it fails, in
+one place, with three outcomes: committed, fenced (drop and re-seek), or
+stopped.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ import psycopg
 
 from superstore.clients import KafkaConfig, PgConfig
 from superstore.errors import TransientError
+from superstore.faults import crash_point
 from superstore.ingest.dlq import DeadLetters
-from superstore.ingest.faults import crash_point
-from superstore.ingest.writer import Batch, FencedError, Reject, find_refused, write_batch
+from superstore.oltp import Batch, FencedError, Reject, find_refused, write_batch
+from superstore.retry import Backoff, retry, short_reason
 
-__all__ = ["BatchWriter", "IngestStats", "Outcome", "retry_pg"]
+__all__ = ["PG_TRANSIENT", "BatchCommitter", "Commit", "IngestStats", "Outcome", "retry_pg"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, TransientError)
+PG_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, TransientError)
 
 
 class Outcome(enum.Enum):
@@ -36,6 +39,15 @@ class Outcome(enum.Enum):
     COMMITTED = "committed"
     FENCED = "fenced"
     STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """The outcome of one batch and, when committed, what its transaction wrote."""
+
+    outcome: Outcome
+    written: int = 0
+    rejected: int = 0
 
 
 @dataclass
@@ -58,30 +70,26 @@ class IngestStats:
         return self.messages / elapsed if elapsed > 0 else 0.0
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
 def retry_pg(
     action: Callable[[], T], stop: threading.Event, stats: IngestStats, max_backoff: float
 ) -> T:
     """Run `action`, retrying with backoff while PostgreSQL is unavailable."""
-    backoff = 0.5
-    while True:
-        try:
-            return action()
-        except _TRANSIENT as exc:
-            if stop.is_set():
-                raise TransientError("stopped while waiting for PostgreSQL") from exc
-            stats.retries += 1
-            log.warning("PostgreSQL unavailable (%s); retrying in %.1fs", _short(exc), backoff)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, max_backoff)
+
+    def counted(_: BaseException) -> None:
+        stats.retries += 1
+
+    return retry(
+        action,
+        transient=PG_TRANSIENT,
+        stop=stop,
+        backoff=Backoff(maximum=max_backoff),
+        what="PostgreSQL",
+        on_retry=counted,
+    )
 
 
-class BatchWriter:
-    """Writes batches for one consumer group; not shared between threads."""
+class BatchCommitter:
+    """Commits batches for one consumer group; used by one thread at a time."""
 
     def __init__(
         self,
@@ -99,9 +107,9 @@ class BatchWriter:
         self._dlq = DeadLetters(kafka)
         self._conn: psycopg.Connection | None = None
 
-    def write(self, batch: Batch) -> Outcome:
+    def write(self, batch: Batch) -> Commit:
         """Commit the batch, its rejects and offsets; retry transient failures until stopped."""
-        backoff = 0.5
+        backoff = Backoff(maximum=self.max_backoff)
         dead_lettered = 0  # rejects already acknowledged by the DLQ topic: never resent
         while True:
             try:
@@ -114,40 +122,45 @@ class BatchWriter:
                 log.warning("%s; dropping the batch and re-seeking", exc)
                 self.stats.fenced += 1
                 self._reset()
-                return Outcome.FENCED
+                return Commit(Outcome.FENCED)
             except (psycopg.IntegrityError, psycopg.DataError) as exc:
-                log.warning("PostgreSQL refused the batch (%s); isolating bad lines", _short(exc))
+                log.warning(
+                    "PostgreSQL refused the batch (%s); isolating bad lines", short_reason(exc)
+                )
                 self._reset()
                 batch = self._without_refused(batch)
                 continue
-            except _TRANSIENT as exc:
+            except PG_TRANSIENT as exc:
                 self.stats.retries += 1
+                delay = backoff.next()
                 log.warning(
-                    "write failed (%s); nothing committed, retrying in %.1fs", _short(exc), backoff
+                    "write failed (%s); nothing committed, retrying in %.1fs",
+                    short_reason(exc),
+                    delay,
                 )
                 self._reset()
-                if self.stop.wait(backoff):
-                    return Outcome.STOPPED
-                backoff = min(backoff * 2, self.max_backoff)
+                if self.stop.wait(delay):
+                    return Commit(Outcome.STOPPED)
                 continue
             self.stats.lines += written
             self.stats.rejected += len(batch.rejects)
             self.stats.batches += 1
-            return Outcome.COMMITTED
+            return Commit(Outcome.COMMITTED, written, len(batch.rejects))
 
     def _without_refused(self, batch: Batch) -> Batch:
+        lines = batch.deduplicated()
         refused = retry_pg(
-            lambda: find_refused(self._connection(), batch.deduplicated()),
-            self.stop, self.stats, self.max_backoff,
-        )  # fmt: skip
+            lambda: find_refused(self._connection(), lines), self.stop, self.stats, self.max_backoff
+        )
         rejects = list(batch.rejects)
-        for staged in batch.deduplicated():
+        for staged in lines:
             if staged.key in refused:
                 reason = f"refused by PostgreSQL: {refused[staged.key]}"
-                raw = staged.payload
                 key = staged.doc.order_id.encode()
                 rejects.append(
-                    Reject(staged.topic, staged.partition, staged.offset, key, raw, reason)
+                    Reject(
+                        staged.topic, staged.partition, staged.offset, key, staged.payload, reason
+                    )
                 )
         good = [x for x in batch.lines if x.key not in refused]
         return Batch(lines=good, rejects=rejects, offsets=batch.offsets)

@@ -1,4 +1,4 @@
-"""The wire contract: one order line per Kafka message, JSON, snake_case.
+"""The canonical model of the wire contract: one order line per Kafka message, JSON.
 
 Key = order id, so an order's lines stay in one partition. The natural key of
 a line is (order_id, line_number), never (order_id, product_id): eight pairs
@@ -15,17 +15,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from superstore.wire import (
+from superstore.contract.fields import (
     DATE_PATTERN,
     DISCOUNT_PATTERN,
+    LINE_FIELDS,
     MAX_INT,
+    MAX_POSTAL,
+    MAX_TEXT,
     MONEY_PATTERN,
     NONNEG_MONEY_PATTERN,
+    SCHEMA_VERSION,
+    Kind,
+    check_form,
 )
 
-__all__ = ["SCHEMA_VERSION", "OrderLine", "decode_line", "encode_line"]
-
-SCHEMA_VERSION = 1
+__all__ = ["OrderLine", "decode_line", "encode_line"]
 
 
 def _text_form(pattern: str, what: str) -> BeforeValidator:
@@ -50,7 +54,9 @@ def _date_text(value: object) -> object:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+Postal = Annotated[str, Field(max_length=MAX_POSTAL)]
+Count = Annotated[int, Field(ge=1, le=MAX_INT)]
 Date = Annotated[dt.date, BeforeValidator(_date_text)]
 Money = Annotated[
     Decimal,
@@ -76,12 +82,8 @@ class OrderLine(BaseModel):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     order_id: Text
-    line_number: int = Field(
-        ge=1, le=MAX_INT, description="1-based position of the line in its order."
-    )
-    row_id: int | None = Field(
-        None, ge=1, le=MAX_INT, description="Row ID of the seed data set, if any."
-    )
+    line_number: Count
+    row_id: Count | None = None
     order_date: Date
     ship_date: Date
     ship_mode: Text
@@ -91,14 +93,14 @@ class OrderLine(BaseModel):
     country: Text
     city: Text
     state: Text
-    postal_code: str | None = Field(None, max_length=20)
+    postal_code: Postal | None = None
     region: Text
     product_id: Text
     category: Text
     sub_category: Text
     product_name: Text
     sales: NonNegMoney
-    quantity: int | None = Field(None, ge=1, le=MAX_INT)
+    quantity: Count | None = None
     discount: Discount | None = None
     profit: Money | None = None
 
@@ -112,6 +114,19 @@ class OrderLine(BaseModel):
     def key(self) -> str:
         """Natural key of the line, unique across the whole stream."""
         return f"{self.order_id}#{self.line_number}"
+
+
+_ALIAS = {
+    Kind.VERSION: "Literal[1]",
+    Kind.TEXT: "Text",
+    Kind.POSTAL: "Postal",
+    Kind.COUNT: "Count",
+    Kind.DATE: "Date",
+    Kind.MONEY: "Money",
+    Kind.NONNEG_MONEY: "NonNegMoney",
+    Kind.DISCOUNT: "Discount",
+}
+check_form(OrderLine, LINE_FIELDS, _ALIAS, OrderLine.__annotations__)
 
 
 def encode_line(line: OrderLine) -> bytes:

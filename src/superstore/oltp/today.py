@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
@@ -140,6 +141,13 @@ WHERE o.order_date = %(day)s
 """
 
 
+async def _one(conn: AsyncConnection, sql: str, params: dict[str, object]) -> tuple[Any, ...]:
+    """The one row of an aggregate (it always has one)."""
+    row = await (await conn.execute(sql, params)).fetchone()
+    assert row is not None, "an aggregate without GROUP BY returns one row"
+    return tuple(row)
+
+
 async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> TodaySnapshot:
     """The day's snapshot; every query sees the same committed data."""
     async with conn.transaction():
@@ -150,7 +158,7 @@ async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> Toda
             products = await (
                 await conn.execute(_SCAN_BY_PRODUCT, {"day": day, "top": TOP_PRODUCTS})
             ).fetchall()
-            orders, last = await (await conn.execute(_SCAN_DAY, {"day": day})).fetchone()
+            orders, last = await _one(conn, _SCAN_DAY, {"day": day})
             latest = []
         else:
             orders, ids, last = totals
@@ -161,8 +169,7 @@ async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> Toda
                 await conn.execute(_LATEST, {"ids": ids[:LATEST_ORDERS], "day": day})
             ).fetchall()
         if len(latest) < min(LATEST_ORDERS, orders):
-            scan = await conn.execute(_LATEST_SCAN, {"day": day, "limit": LATEST_ORDERS})
-            ids = (await scan.fetchone())[0]
+            ids = (await _one(conn, _LATEST_SCAN, {"day": day, "limit": LATEST_ORDERS}))[0]
             latest = await (await conn.execute(_LATEST, {"ids": ids, "day": day})).fetchall()
     # Rows: the top products by rank, plus one row per category for its total.
     categories = {r[2]: r[4] for r in products if r[2] is not None}  # None: no products row

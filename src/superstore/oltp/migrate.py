@@ -24,7 +24,7 @@ SCHEMA_LOCK = 0x5E5E_0001  # pg_advisory_xact_lock key for migrations
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration shipped with the package, in order."""
     found = []
-    for entry in resources.files("superstore.ingest").joinpath("migrations").iterdir():
+    for entry in resources.files("superstore.oltp").joinpath("migrations").iterdir():
         match = re.fullmatch(r"(\d+)_(\w+)\.sql", entry.name)
         if match:
             found.append((int(match.group(1)), match.group(2), entry.read_text()))

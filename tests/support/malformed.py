@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from superstore.clients import KafkaConfig
-from superstore.messages import OrderLine, encode_line
+from superstore.contract import OrderLine, encode_line
 from superstore.produce import BAD_KINDS, bad_record
 from superstore.produce.readback import scan_topic
 

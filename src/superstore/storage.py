@@ -1,6 +1,8 @@
-"""Where partitions live: a local directory or an S3 prefix, behind one fsspec filesystem.
+"""Object storage: a local directory or an S3 prefix, behind one fsspec filesystem.
 
-``LakeConfig`` is built from the settings and builds its own client (``fs()``),
+The lake (written by export, read by the ETL) and the Redshift COPY stage
+(written by the warehouse) both live in such storage. ``LakeConfig`` is built
+from the settings and builds its own client (``fs()``),
 so tests swap the config (another URL, a filesystem that fails on purpose)
 instead of patching modules. S3 credentials come only from the standard AWS
 chain (environment, profile, instance role): nothing here reads, stores or
@@ -10,25 +12,21 @@ logs them. Filesystem and S3 errors become project errors at this boundary.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
+from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from superstore.errors import ConfigError, FatalError, SuperstoreError, TransientError
-from superstore.export.layout import MANIFEST_NAME
 from superstore.settings import Settings
 
-if TYPE_CHECKING:
-    from fsspec import AbstractFileSystem
+__all__ = ["LakeConfig", "lake_errors"]
 
-__all__ = ["LakeConfig", "lake_errors", "list_partitions"]
-
-_PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 _SSE_MODES = ("", "AES256", "aws:kms")
 
 
@@ -133,11 +131,9 @@ class LakeConfig:
         if self.filesystem is not None:
             return self.filesystem
         if self.is_local:
-            from fsspec.implementations.local import LocalFileSystem
-
             return LocalFileSystem(auto_mkdir=True)
         try:
-            import s3fs
+            import s3fs  # lazy: an optional extra (superstore[s3])
         except ImportError:
             raise ConfigError(
                 f"install superstore[s3] to use {self.protocol}:// lakes",
@@ -176,22 +172,3 @@ def _classify(lake: LakeConfig, what: str, exc: Exception) -> SuperstoreError:
     if isinstance(exc, OSError):
         return FatalError(f"{where}: {exc.strerror or exc}")
     return FatalError(f"{where}: {name}: {exc}")
-
-
-def list_partitions(lake: LakeConfig) -> list[dt.date]:
-    """Dates of the complete partitions (those with a manifest), oldest first.
-
-    Temporary prefixes (``raw/.tmp-*``) and partitions without a manifest (being
-    replaced, or left by a crash) are not listed: readers trust manifests only.
-    """
-    fs = lake.fs()
-    with lake_errors(lake, "listing partitions"):
-        if not fs.exists(lake.path("raw")):
-            return []
-        found = fs.glob(lake.path("raw", "date=*", MANIFEST_NAME))
-    days = set()
-    for path in found:
-        match = _PARTITION.fullmatch(str(path).rstrip("/").split("/")[-2])
-        if match:
-            days.add(dt.date.fromisoformat(match.group(1)))
-    return sorted(days)

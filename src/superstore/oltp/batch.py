@@ -1,6 +1,6 @@
 """Writing a batch of lines, its rejects and its offsets in ONE PostgreSQL transaction.
 
-Fast path: COPY the batch into temporary staging tables (superstore.ingest.sql),
+Fast path: COPY the batch into temporary staging tables (superstore.oltp.staging),
 then set-based INSERT ... ON CONFLICT into customers, products and orders, and a
 plain INSERT of the lines that falls back to an upsert when a line is already
 stored. The line key is (order_id, line_number), so a replayed line replaces
@@ -20,13 +20,14 @@ from typing import Any, NamedTuple
 
 import psycopg
 
+from superstore.contract import OrderLine, WireLine, decode_wire, line_key
 from superstore.errors import SuperstoreError
-from superstore.ingest import sql
-from superstore.ingest.faults import crash_point
-from superstore.messages import OrderLine
-from superstore.wire import WireLine, decode_wire, line_key
+from superstore.faults import crash_point
+from superstore.oltp import staging as sql
 
 __all__ = [
+    "NOTIFY_CHANNEL",
+    "TRACKING_LOCK",
     "Batch",
     "FencedError",
     "Reject",
@@ -34,6 +35,7 @@ __all__ = [
     "find_refused",
     "read_offsets",
     "write_batch",
+    "write_wide",
 ]
 
 NOTIFY_CHANNEL = "sales_lines"
@@ -319,6 +321,21 @@ def _write(
             conn.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, payload])
         crash_point("before_commit")
     return staged
+
+
+def write_wide(conn: psycopg.Connection, table: str) -> None:
+    """Upsert the lines held in a wide table of `WIDE_COLUMNS` rows, in the open transaction.
+
+    For writers that cannot stage a batch themselves (a JDBC sink appends one
+    wide row per line): the rows are spread into the staging tables and
+    upserted as a batch is, under the same lock protocol (held exclusively, so
+    any day may start being tracked). Offsets are the caller's business.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", [TRACKING_LOCK])
+    stage(conn, [])  # the session's staging tables, empty
+    for statement in sql.spread_wide(table):
+        conn.execute(statement)
+    upsert_staged(conn, exclusive=True)
 
 
 def read_offsets(

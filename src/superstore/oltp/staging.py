@@ -27,6 +27,7 @@ __all__ = [
     "WIDE_COLUMNS",
     "lines_totalled",
     "spread_wide",
+    "wide_table_ddl",
 ]
 
 # Wire fields per staging table (values stay the wire's text; PostgreSQL types them).
@@ -70,6 +71,19 @@ DO $$ BEGIN
     ) ON COMMIT DELETE ROWS;
 END $$
 """
+
+
+_WIDE_TYPES = {
+    "line_number": "integer", "row_id": "integer", "order_date": "date", "ship_date": "date",
+    "sales": "numeric(18,4)", "quantity": "integer", "discount": "numeric(6,4)",
+    "profit": "numeric(18,4)", "src_partition": "integer", "src_offset": "bigint",
+}  # fmt: skip
+
+
+def wide_table_ddl(table: str) -> str:
+    """An UNLOGGED table of `WIDE_COLUMNS` rows, for a writer that appends lines as they come."""
+    columns = ", ".join(f"{c} {_WIDE_TYPES.get(c, 'text')}" for c in WIDE_COLUMNS)
+    return f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ({columns})"
 
 
 def spread_wide(table: str) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ source uses placeholders that are expanded per dialect:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import sqlglot
@@ -43,13 +44,13 @@ _ISO_WEEKDAY = {
 }
 
 
-def _key_text(args: list[exp.Expression], dialect: str) -> str:
+def _key_text(args: list[exp.Expr], dialect: str) -> str:
     parts = [f"COALESCE(CAST({a.sql(dialect=dialect)} AS VARCHAR), '')" for a in args]
     return f" || {_SEPARATOR} || ".join(parts)
 
 
-def _expand(dialect: str):
-    def expand(node: exp.Expression) -> exp.Expression:
+def _expand(dialect: str) -> Callable[[exp.Expr], exp.Expr]:
+    def expand(node: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.Anonymous):
             return node
         name = str(node.this).upper()
@@ -72,7 +73,8 @@ def render(sql: str, dialect: str) -> str:
         raise FatalError(f"unknown SQL dialect {dialect!r}; known: {', '.join(DIALECTS)}")
     try:
         tree = sqlglot.parse_one(sql, read=AUTHOR_DIALECT)
-        return tree.transform(_expand(dialect)).sql(dialect=dialect)
+        rendered: str = tree.transform(_expand(dialect)).sql(dialect=dialect)
+        return rendered
     except SqlglotError as exc:  # a bug in our SQL, not in the user's input
         raise FatalError(f"cannot render SQL for {dialect}: {exc}") from exc
 

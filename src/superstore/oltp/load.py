@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from superstore.clients import PgConfig
-from superstore.ingest.migrate import migrate
-from superstore.ingest.writer import Batch, StagedLine, write_batch
-from superstore.messages import OrderLine
+from superstore.contract import OrderLine
+from superstore.oltp.batch import Batch, StagedLine, write_batch
+from superstore.oltp.migrate import migrate
 
 __all__ = ["load_lines_direct"]
 

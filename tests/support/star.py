@@ -15,10 +15,11 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from superstore.clients import PgConfig
+from superstore.contract import OrderLine
 from superstore.data import load_lines
-from superstore.export import LakeConfig, export_days
-from superstore.ingest import load_lines_direct
-from superstore.messages import OrderLine
+from superstore.export import export_days
+from superstore.oltp import load_lines_direct
+from superstore.storage import LakeConfig
 
 _MEMO: dict[str, Any] = {}
 

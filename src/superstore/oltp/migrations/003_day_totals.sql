@@ -1,10 +1,10 @@
 -- Running totals per order day, kept in the ingest transaction, so /today reads
 -- a few hundred rows instead of scanning the day's lines at every commit
--- (issue 9: produce -> /today p99 <= 250 ms; the scan grew ~1.2 us per line of
+-- (the target: produce -> /today p99 <= 250 ms; the scan grew ~1.2 us per line of
 -- the day). A day is TRACKED once it has a day_totals row: the writer starts
 -- tracking a day when it first writes lines of it while it is yesterday, today
 -- or tomorrow (UTC), from a scan of what is stored, under an exclusive lock
--- that waits out every other writer (superstore.ingest.writer). From then on,
+-- that waits out every other writer (superstore.oltp.batch). From then on,
 -- inserted lines and orders are added set-based by the writer (RETURNING of its
 -- upserts), and the rare changes to existing rows, a corrected line or an order
 -- moved to another date, by the row triggers below, which fire only on those

@@ -1,0 +1,144 @@
+"""Shared helpers of the dashboard tests: the truth computed independently, and the browser.
+
+`truth` and `oltp_day` compute what the pages must show straight from the
+warehouse file and the OLTP tables, without the app's queries; `click_chart`
+and `wait_ready` drive /analytics as a person would.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+from playwright.sync_api import Page, expect
+
+from superstore.clients import PgConfig
+
+__all__ = ["BUSY_DAY", "POINT_JS", "click_chart", "oltp_day", "truth", "wait_ready"]
+
+
+_FACTS = """
+FROM star.sales_fact f
+JOIN star.time_dim t USING (time_key)
+JOIN star.customer_dim c USING (customer_key)
+JOIN star.product_dim p USING (product_key)
+JOIN star.location_dim l USING (location_key)
+"""
+
+
+def _where(case: dict) -> tuple[str, list]:
+    clauses, params = ["TRUE"], []
+    if case.get("year"):
+        clauses.append(f"t.year IN ({', '.join('?' * len(case['year']))})")
+        params += case["year"]
+    if case.get("state"):
+        clauses.append(f"l.state IN ({', '.join('?' * len(case['state']))})")
+        params += case["state"]
+    for key, column in (
+        ("segment", "c.segment"),
+        ("region", "l.region"),
+        ("category", "p.category"),
+    ):
+        if case.get(key):
+            clauses.append(f"{column} = ?")
+            params.append(case[key])
+    return " AND ".join(clauses), params
+
+
+def truth(star: Path, case: dict) -> dict:
+    """KPIs straight from the fact table (no pre-aggregates)."""
+    where, params = _where(case)
+    with duckdb.connect(str(star), read_only=True) as con:
+        row = con.execute(
+            f"""SELECT coalesce(sum(f.sales), 0), coalesce(sum(f.profit), 0),
+                       coalesce(sum(f.quantity), 0), count(*), count(DISTINCT f.order_id),
+                       count(DISTINCT f.customer_key), count(DISTINCT (l.state, l.city))
+                {_FACTS} WHERE {where}""",
+            params,
+        ).fetchone()
+    names = ("sales", "profit", "quantity", "lines", "orders", "customers", "cities")
+    return dict(zip(names, row, strict=True))
+
+
+BUSY_DAY = "2016-09-05"  # one of the data set's busiest days
+
+
+def oltp_day(pg: PgConfig, day: str) -> dict[str, object]:
+    """The day's truth, computed independently of the app's queries."""
+    with pg.connect(autocommit=True) as conn:
+        lines, orders, sales = conn.execute(
+            """SELECT count(*), count(DISTINCT o.order_id), coalesce(sum(l.sales), 0)
+               FROM order_lines l JOIN orders o USING (order_id) WHERE o.order_date = %s""",
+            [day],
+        ).fetchone()
+        cats = conn.execute(
+            """SELECT p.category, sum(l.sales) FROM order_lines l
+               JOIN orders o USING (order_id)
+               JOIN products p USING (product_id, product_name)
+               WHERE o.order_date = %s GROUP BY 1""",
+            [day],
+        ).fetchall()
+        top = conn.execute(
+            """SELECT sum(l.sales) s FROM order_lines l JOIN orders o USING (order_id)
+               WHERE o.order_date = %s GROUP BY l.product_id, l.product_name
+               ORDER BY s DESC LIMIT 5""",
+            [day],
+        ).fetchall()
+    return {
+        "lines": lines,
+        "orders": orders,
+        "sales": Decimal(sales),
+        "categories": {c: Decimal(s) for c, s in cats},
+        "top": [Decimal(s) for (s,) in top],
+    }
+
+
+# Where ECharts drew an item, in page pixels: [x, y] of its middle.
+POINT_JS = """
+([id, kind, name]) => {
+  const chart = echarts.getInstanceByDom(document.getElementById(id));
+  const box = chart.getDom().getBoundingClientRect();
+  const series = chart.getModel().getSeriesByIndex(0);
+  let x, y;
+  if (kind === "pie") {
+    const data = series.getData();
+    const l = data.getItemLayout(data.indexOfName(name));
+    const a = (l.startAngle + l.endAngle) / 2, r = (l.r0 + l.r) / 2;
+    [x, y] = [l.cx + r * Math.cos(a), l.cy + r * Math.sin(a)];
+  } else if (kind === "treemap") {
+    const root = series.getViewRoot();
+    const node = root.children.find((n) => n.name === name);
+    const l = node.getLayout(), base = series.layoutInfo;
+    [x, y] = [base.x + l.x + l.width / 2, base.y + l.y + l.height / 2];
+  } else if (kind === "map") {
+    const geo = series.coordinateSystem;
+    [x, y] = geo.dataToPoint(geo.getRegion(name).getCenter());
+  } else if (kind === "line") {
+    const option = chart.getOption();
+    const k = option.series.findIndex((s) => s.name === name);
+    const i = Math.floor(option.xAxis[0].data.length / 2);
+    [x, y] = chart.convertToPixel({ seriesIndex: k }, [i, option.series[k].data[i]]);
+  }
+  return [box.left + x, box.top + y];
+}
+"""
+
+
+def click_chart(page: Page, chart_id: str, kind: str, name: str) -> None:
+    """Click an item of a chart with the real mouse, and wait for the page to refresh."""
+    before = int(page.locator("body").get_attribute("data-seq") or 0)
+    chart = page.locator(f"#{chart_id}")
+    expect(chart).to_have_attribute("data-finished", "1")
+    chart.scroll_into_view_if_needed()
+    x, y = page.evaluate(POINT_JS, [chart_id, kind, name])
+    page.mouse.click(x, y)
+    wait_ready(page, before + 1)
+
+
+def wait_ready(page: Page, seq: int | None = None) -> None:
+    """Wait for the analytics page to finish a (numbered) render."""
+    body = page.locator("body")
+    if seq is not None:
+        expect(body).to_have_attribute("data-seq", str(seq), timeout=10_000)
+    expect(body).to_have_attribute("data-state", "ready", timeout=10_000)
