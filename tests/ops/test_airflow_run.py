@@ -13,7 +13,9 @@ test is not written here: the DAG's own timetable says when the run for DAY is
 due, as the scheduler would, and that run must export and load DAY itself,
 the day that just finished, and nothing of the day it runs in.
 
-Every run gets `retries = 0` from a cluster policy (airflow_local_settings.py
+`dags test` runs the tasks inside its own process, with no scheduler or executor;
+the operator inside starts superstore's python as it does on a worker. Every
+run gets `retries = 0` from a cluster policy (airflow_local_settings.py
 in AIRFLOW_HOME/config): with the DAG's 3 retries, `dags test` would wait out
 the retry delays of a failing task.
 """
@@ -126,12 +128,18 @@ def _airflow(bin_dir: Path, env: dict[str, str], *args: str, check: bool = True)
         check=False,
     )
     if check and done.returncode != 0:
-        pytest.fail(f"airflow {' '.join(args)} exited {done.returncode}:\n{_output(done)}")
+        pytest.fail(f"airflow {' '.join(args)} exited {done.returncode}:\n{_tail(done)}")
     return done
 
 
-def _output(done: subprocess.CompletedProcess[str]) -> str:
-    return f"{done.stdout}\n{done.stderr}"[-6000:]
+def _text(done: subprocess.CompletedProcess[str]) -> str:
+    """Everything a command printed (Airflow logs the tasks' output there)."""
+    return f"{done.stdout}\n{done.stderr}"
+
+
+def _tail(done: subprocess.CompletedProcess[str]) -> str:
+    """The end of it, for a failed assertion's message."""
+    return _text(done)[-6000:]
 
 
 def _last_json(text: str) -> object:
@@ -181,7 +189,7 @@ def _run_for_day(airflow_bin: Path, env: dict[str, str], day: dt.date) -> str:
          end.isoformat()],
         env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False,
     )  # fmt: skip
-    assert done.returncode == 0, _output(done)
+    assert done.returncode == 0, _tail(done)
     run = _last_json(done.stdout)
     assert run["logical_date"] == run["run_after"], "Airflow 3: logical date = when it runs"
     return run["logical_date"]
@@ -214,8 +222,8 @@ def test_scheduled_run_exports_and_loads_the_finished_day(
     assert logical_date.startswith((DAY + dt.timedelta(days=1)).isoformat())
     done, states = _dags_test(airflow_bin, env, logical_date)
 
-    assert done.returncode == 0, _output(done)
-    assert states == {"export": "success", "etl": "success", "check": "success"}, _output(done)
+    assert done.returncode == 0, _tail(done)
+    assert states == {"export": "success", "etl": "success", "check": "success"}, _tail(done)
     settings = _settings(pipeline)
     lake = LakeConfig.from_settings(settings)
     assert list_partitions(lake) == [DAY], "only the finished day, not the day the run is in"
@@ -240,25 +248,25 @@ def test_disagreeing_layers_fail_the_check_task(
 
     done, states = _dags_test(airflow_bin, env, _run_for_day(airflow_bin, env, DAY))
 
-    assert done.returncode != 0 and "DagRun failed" in _output(done), _output(done)
-    assert states == {"export": "success", "etl": "success", "check": "failed"}, _output(done)
+    assert done.returncode != 0 and "DagRun failed" in _text(done), _tail(done)
+    assert states == {"export": "success", "etl": "success", "check": "failed"}, _tail(done)
     expected = f"{DAY}: kafka has {len(lines)} lines"
-    assert "reconciliation failed" in _output(done) and expected in _output(done)
+    assert "reconciliation failed" in _text(done) and expected in _text(done)
 
 
 def test_failed_export_stops_the_run(
     airflow_bin: Path, airflow_env: dict[str, str], stack_settings: Settings,
-    fresh_kafka: KafkaConfig, fresh_pg: PgConfig, days: dict, tmp_path: Path,
+    fresh_kafka: KafkaConfig, tmp_path: Path,
 ) -> None:  # fmt: skip
-    broken = "postgresql://superstore@127.0.0.1:1/superstore?connect_timeout=2"
-    pipeline = _pipeline(stack_settings, fresh_kafka, fresh_pg, tmp_path, SUPERSTORE_PG_DSN=broken)
-    env = {**airflow_env, **pipeline}
+    nowhere = PgConfig("postgresql://superstore@127.0.0.1:1/superstore?connect_timeout=2")
+    env = {**airflow_env, **_pipeline(stack_settings, fresh_kafka, nowhere, tmp_path)}
 
     done, states = _dags_test(airflow_bin, env, _run_for_day(airflow_bin, env, DAY))
 
-    assert done.returncode != 0, _output(done)
-    assert states == {"export": "failed", "etl": "upstream_failed", "check": "upstream_failed"}
-    assert not (tmp_path / "lake").exists() or not list_partitions(
-        LakeConfig.from_settings(_settings(pipeline))
+    assert done.returncode != 0, _tail(done)
+    assert states == {"export": "failed", "etl": "upstream_failed", "check": "upstream_failed"}, (
+        _tail(done)
     )
-    assert not (tmp_path / "warehouse.duckdb").exists()
+    assert "PostgreSQL at" in _text(done) and "is unreachable" in _text(done)
+    assert not (tmp_path / "lake").exists(), "export wrote nothing"
+    assert not (tmp_path / "warehouse.duckdb").exists(), "etl never ran"
