@@ -50,7 +50,7 @@ __all__ = [
 
 SOURCE = Path(__file__).parent / "oidc"
 PROGRAM_FILES = ("package.json", "package-lock.json", "provider.mjs")
-MIN_NODE_MAJOR = 20
+MIN_NODE = (20, 12)  # oidc-provider 9 calls crypto.hash (Node 20.12+); Debian 12's own is 18
 
 # Which claims each scope releases; the app asks for `superstore` to get roles and scopes of data.
 CLAIMS_BY_SCOPE: dict[str, list[str]] = {
@@ -196,11 +196,14 @@ def default_cache_dir() -> Path:
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        raise OidcFixtureError("node not found: run `bash scripts/system-deps.sh` (Node.js 20+)")
+        raise OidcFixtureError("node not found: install Node.js 20.12+ (and npm)")
     version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
-    major = int(version.stdout.strip().lstrip("v").split(".")[0])
-    if major < MIN_NODE_MAJOR:
-        raise OidcFixtureError(f"node {version.stdout.strip()} is too old: Node.js 20+ needed")
+    found = tuple(int(part) for part in version.stdout.strip().lstrip("v").split(".")[:2])
+    if found < MIN_NODE:
+        raise OidcFixtureError(
+            f"node {version.stdout.strip()} is too old for the test OIDC provider: "
+            f"Node.js {MIN_NODE[0]}.{MIN_NODE[1]}+ needed"
+        )
     return node
 
 

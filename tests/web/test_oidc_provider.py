@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,12 +26,15 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from support.oidc_provider import (  # noqa: F401
     OidcAccount,
+    OidcClient,
+    OidcFixtureError,
     OidcLifetimes,
     OidcProvider,
     StartProvider,
     default_client,
     oidc_provider,
     oidc_provider_factory,
+    run_oidc_provider,
 )
 from support.oidc_rp import RelyingParty, listening_socket, serve_rp, socket_url
 
@@ -256,6 +261,10 @@ def test_short_id_token_expires_and_refresh_renews_it(
     assert fresh["sub"] == claims["sub"] and fresh["exp"] > claims["exp"]
     assert fresh["superstore_states"] == ["Texas", "Oklahoma"]
     assert context.request.get(f"{rp.url}/me").status == 200
+    # Claims + ID token + refresh token must fit the ~4 KB a browser keeps of one cookie.
+    session = next(c for c in context.cookies() if c["name"] == "rp_session")
+    print(f"rp_session cookie: {len(session['value'])} bytes")
+    assert len(session["value"]) < 4000
 
 
 def test_provider_session_expires(
@@ -268,3 +277,21 @@ def test_provider_session_expires(
     page.goto(f"{rp.url}/auth/login")
     page.wait_for_selector("#login")
     assert page.url.startswith(f"{provider.issuer}/interaction/")
+
+
+def test_a_provider_that_cannot_start_says_why(tmp_path: Path) -> None:
+    bad = OidcClient("broken", "secret", redirect_uris=("not a uri",))
+    failure = pytest.raises(OidcFixtureError, match=r"exited \(1\).*redirect_uris")
+    with failure, run_oidc_provider(tmp_path / "bad", clients=[bad]):
+        pass
+
+
+def test_an_old_node_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin" / "node"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho v18.19.0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    failure = pytest.raises(OidcFixtureError, match=r"node v18.19.0 is too old .* 20.12\+ needed")
+    with failure, run_oidc_provider(tmp_path / "old"):
+        pass

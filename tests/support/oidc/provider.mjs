@@ -185,10 +185,23 @@ const configuration = {
 };
 
 const server = createServer();
-server.listen(config.port ?? 0, config.host ?? '127.0.0.1', () => {
+async function checkClients(provider) {
+  // oidc-provider validates static clients on first use; a bad one should stop the start.
+  for (const { client_id: clientId } of configuration.clients) {
+    try {
+      await provider.Client.find(clientId);
+    } catch (err) {
+      console.error(`client ${clientId}: ${err.error_description ?? err.message}`);
+      process.exit(1);
+    }
+  }
+}
+
+server.listen(config.port ?? 0, config.host ?? '127.0.0.1', async () => {
   const { address, port } = server.address();
   const issuer = `http://${address}:${port}`;
   const provider = new Provider(issuer, configuration);
+  await checkClients(provider);
   provider.use((ctx, next) => interactions(ctx, next, provider));
   for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error']) {
     provider.on(event, (ctx, err) => console.error(`${event}: ${err.message} ${err.error_description ?? ''}`));
