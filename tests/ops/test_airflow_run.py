@@ -35,12 +35,13 @@ import pytest
 
 from superstore.check.layers import DayTotals, warehouse_layer
 from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import OrderLine
 from superstore.data import dataset_stats, lines_between, load_lines
-from superstore.export import LakeConfig, list_partitions, verify_day
+from superstore.export import list_partitions, verify_day
 from superstore.ingest import load_lines_direct
-from superstore.messages import OrderLine
 from superstore.produce import produce_records, to_records
 from superstore.settings import Settings, load_settings
+from superstore.storage import LakeConfig
 from superstore.warehouse import WarehouseConfig
 
 pytestmark = pytest.mark.airflow
