@@ -38,11 +38,11 @@ from superstore.clients import KafkaConfig, PgConfig
 from superstore.contract import OrderLine
 from superstore.data import dataset_stats, lines_between, load_lines
 from superstore.export import list_partitions, verify_day
-from superstore.ingest import load_lines_direct
+from superstore.oltp import load_lines_direct
 from superstore.produce import produce_records, to_records
 from superstore.settings import Settings, load_settings
 from superstore.storage import LakeConfig
-from superstore.warehouse import WarehouseConfig
+from superstore.warehouse import warehouse_config
 
 pytestmark = pytest.mark.airflow
 
@@ -233,7 +233,7 @@ def test_scheduled_run_exports_and_loads_the_finished_day(
     assert (manifest.lines, manifest.orders, manifest.sales) == (
         expected.lines, expected.orders, expected.sales,
     )  # fmt: skip
-    with WarehouseConfig.from_settings(settings).open() as warehouse:
+    with warehouse_config(settings).open() as warehouse:
         facts = warehouse_layer(warehouse)
     assert facts.days == {DAY: DayTotals(expected.lines, expected.orders, expected.sales)}
     assert expected.sales > Decimal(0) and not facts.notes
