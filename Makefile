@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 SS     := $(BIN)/superstore
 
-.PHONY: install system-deps browser-deps demo serve test test-faults bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
+.PHONY: install system-deps browser-deps demo serve test test-faults test-failover bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -50,6 +50,9 @@ test: install browser-deps  ## lint, then the default test suite against a real 
 
 test-faults: install  ## fault-injection suite of issue 4 (kill -9, broker/PostgreSQL restarts, DLQ)
 	$(BIN)/python -m pytest -m faults -v
+
+test-failover: install  ## losing a machine: kill/stop/pause Kafka nodes of a 3-node cluster, PostgreSQL standby failover
+	$(BIN)/python -m pytest -m failover -v --durations=0
 
 bench: install  ## every issue 4 + 9 benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,spark,bench]'

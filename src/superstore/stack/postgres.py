@@ -20,7 +20,14 @@ from superstore.clients import PgConfig
 from superstore.errors import ConfigError, FatalError, TransientError
 from superstore.stack.state import ServiceState, free_port, port_in_use
 
-__all__ = ["DATABASE", "pg_healthy", "start_postgres", "stop_postgres"]
+__all__ = [
+    "DATABASE",
+    "pg_healthy",
+    "prepare_data_home",
+    "run_pg_tool",
+    "start_postgres",
+    "stop_postgres",
+]
 
 Report = Callable[[str], None]
 DATABASE = "superstore"
@@ -88,6 +95,16 @@ def _pg(args: list[str], what: str, timeout: float = 60) -> str:
     if proc.returncode != 0:
         raise FatalError(f"{what} failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
     return proc.stdout
+
+
+def run_pg_tool(tool: str, args: list[str], what: str, timeout: float = 60) -> str:
+    """Run one of the wheel's PostgreSQL programs (as the server's user when root); its stdout."""
+    return _pg([_bin(tool), *args], what, timeout)
+
+
+def prepare_data_home(home: Path) -> None:
+    """Make `home` (and all under it) the server's to use when running as root."""
+    _prepare_dirs(home)
 
 
 def _read_pid(pgdata: Path) -> int | None:

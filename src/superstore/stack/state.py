@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 __all__ = [
+    "NodeHealth",
     "ServiceState",
     "StackState",
     "clear_state",
@@ -50,21 +52,50 @@ class ServiceState:
         return process_alive(self.pid, self.marker)
 
 
+@dataclass(frozen=True)
+class NodeHealth:
+    """One node of a replicated service (a Kafka node, a PostgreSQL node) for `stack status`."""
+
+    name: str
+    address: str
+    healthy: bool
+    detail: str
+
+
 @dataclass
 class StackState:
     """Services started by `stack up`; None for a service configured externally."""
 
     kafka: ServiceState | None = None
     postgres: ServiceState | None = None
+    # A local cluster's nodes (then `kafka` is None); extra["node_id"] is the Kafka node id.
+    kafka_nodes: list[ServiceState] = field(default_factory=list)
+    # The PostgreSQL node that is not the primary: a standby, or a former primary
+    # after a failover (extra["role"]); extra["node"] orders the nodes in the DSN.
+    pg_standby: ServiceState | None = None
 
     @property
     def kafka_bootstrap(self) -> str | None:
-        """Bootstrap servers of the local broker, if one was started."""
+        """Bootstrap servers of the local broker or cluster, if one was started."""
+        if self.kafka_nodes:
+            return ",".join(node.address for node in self.kafka_nodes)
         return self.kafka.address if self.kafka else None
 
     @property
     def pg_dsn(self) -> str | None:
-        """DSN of the local PostgreSQL, if one was started."""
+        """DSN of the local PostgreSQL, if one was started.
+
+        With a standby it names both nodes, always in the same order, with
+        target_session_attrs=read-write: libpq connects to whichever is primary,
+        so a DSN taken before a failover still works after it.
+        """
+        if self.postgres and self.pg_standby:
+            nodes = sorted([self.postgres, self.pg_standby], key=lambda s: int(s.extra["node"]))
+            params = conninfo_to_dict(self.postgres.address)
+            params["host"] = ",".join("127.0.0.1" for _ in nodes)
+            params["port"] = ",".join(str(node.port) for node in nodes)
+            params["target_session_attrs"] = "read-write"
+            return make_conninfo(**params)
         return self.postgres.address if self.postgres else None
 
 
@@ -80,6 +111,8 @@ def read_state(data_dir: Path) -> StackState | None:
     return StackState(
         kafka=ServiceState(**raw["kafka"]) if raw.get("kafka") else None,
         postgres=ServiceState(**raw["postgres"]) if raw.get("postgres") else None,
+        kafka_nodes=[ServiceState(**node) for node in raw.get("kafka_nodes", [])],
+        pg_standby=ServiceState(**raw["pg_standby"]) if raw.get("pg_standby") else None,
     )
 
 
