@@ -31,6 +31,7 @@ from superstore.stack.state import (
     free_port,
     port_in_use,
     read_state,
+    wait_gone,
 )
 from superstore.stack.tools import find_java, resolve_kafka_jars, resource_path
 from superstore.stack.topology import CLUSTER_SIZE
@@ -257,10 +258,11 @@ def stop_nodes(nodes: Iterable[ServiceState], timeout: float = STOP_TIMEOUT) -> 
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.resume()  # a paused (SIGSTOP) node cannot act on SIGTERM
             proc.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    alive = wait_gone(procs, timeout)
     for proc in alive:
-        proc.kill()
-    psutil.wait_procs(alive, timeout=10)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    wait_gone(alive, 10)
     return len(procs)
 
 

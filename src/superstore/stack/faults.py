@@ -25,7 +25,7 @@ from superstore.errors import ConfigError, TransientError
 from superstore.settings import Settings
 from superstore.stack.cluster import partition_states, start_nodes, stop_nodes
 from superstore.stack.standby import kill_server
-from superstore.stack.state import ServiceState, read_state, stack_lock, write_state
+from superstore.stack.state import ServiceState, read_state, stack_lock, wait_gone, write_state
 
 __all__ = [
     "kafka_node",
@@ -67,7 +67,7 @@ def kill_node(settings: Settings, node_id: int) -> None:
         raise TransientError(f"Kafka node {node_id} (pid {node.pid}) is not running")
     proc = psutil.Process(node.pid)
     proc.kill()
-    psutil.wait_procs([proc], timeout=10)
+    wait_gone([proc], timeout=10)
 
 
 def stop_node(settings: Settings, node_id: int) -> None:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from superstore.clients import KafkaConfig
 from superstore.errors import ConfigError, FatalError, TransientError
-from superstore.stack.state import ServiceState, free_port, port_in_use, process_alive
+from superstore.stack.state import (
+    ServiceState,
+    free_port,
+    port_in_use,
+    process_alive,
+    wait_gone,
+)
 from superstore.stack.tools import find_java, resolve_kafka_jars, resource_path
 
 __all__ = [
@@ -227,9 +233,7 @@ def stop_process(pid: int, marker: str, timeout: float = 30.0) -> bool:
         return False
     proc = psutil.Process(pid)
     proc.terminate()
-    try:
-        proc.wait(timeout)
-    except psutil.TimeoutExpired:
+    if wait_gone([proc], timeout):
         proc.kill()
-        proc.wait(10)
+        wait_gone([proc], 10)
     return True

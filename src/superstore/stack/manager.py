@@ -91,8 +91,8 @@ def stack_up(
         if settings.pg_dsn_value:
             state.postgres = state.pg_standby = None
             report("PostgreSQL: using external server from SUPERSTORE_PG_DSN")
-        elif topology.pg_pair:
-            start_pg_nodes(settings, state, topology, report)
+        elif topology.pg_pair or (settings.data_dir / PG_NODES[1]).exists():
+            start_pg_nodes(settings, state, topology, report)  # also removes an unwanted standby
         elif state.postgres and state.postgres.alive():
             report(f"PostgreSQL: already running at 127.0.0.1:{state.postgres.port}")
         else:

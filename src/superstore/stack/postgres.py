@@ -173,6 +173,7 @@ def stop_postgres(state: ServiceState) -> bool:
     pgdata = Path(state.marker)
     if not process_alive(state.pid, state.marker):
         return False
+    _prepare_dirs(pgdata.parent)  # a parent's mode may have changed since start (pytest's tmp)
     try:
         _pg([_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "-t", "60", "stop"], "stop")
     except FatalError:

@@ -38,6 +38,7 @@ from superstore.stack.state import (
     port_in_use,
     read_state,
     stack_lock,
+    wait_gone,
     write_state,
 )
 from superstore.stack.topology import PG_NODES, Topology, read_topology, write_topology
@@ -174,13 +175,25 @@ def start_pg_nodes(
     state.pg_standby = _start(other_home, _port(other_home, 0), "standby", report)
 
 
-def _drop_slot(primary: ServiceState) -> None:
+def _drop_slot(primary: ServiceState, timeout: float = 15.0) -> None:
+    """Drop the standby's slot, or the primary keeps WAL for it forever.
+
+    A stopped standby's walsender may hold the slot a moment longer: wait for it.
+    """
+    deadline = time.monotonic() + timeout
     with _admin(primary).connect(autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-            " WHERE slot_name = %s AND NOT active",
-            [SLOT],
-        )
+        while True:
+            row = conn.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = %s", [SLOT]
+            ).fetchone()
+            if row is None:
+                return
+            if not row[0]:
+                conn.execute("SELECT pg_drop_replication_slot(%s)", [SLOT])
+                return
+            if time.monotonic() > deadline:
+                raise TransientError(f"replication slot {SLOT} is still in use by a standby")
+            time.sleep(0.2)
 
 
 def kill_server(node: ServiceState) -> bool:
@@ -192,7 +205,7 @@ def kill_server(node: ServiceState) -> bool:
     for proc in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-    psutil.wait_procs(procs, timeout=10)
+    wait_gone(procs, timeout=10)
     return True
 
 
@@ -202,6 +215,7 @@ def stop_pg_node(node: ServiceState, timeout: float = 30) -> bool:
         return False
     if psutil.Process(node.pid).status() == psutil.STATUS_STOPPED:
         return kill_server(node)
+    prepare_data_home(Path(node.marker).parent)  # the server's user must reach it again
     try:
         run_pg_tool(
             "pg_ctl", ["-D", node.marker, "-m", "fast", "-w", "-t", str(int(timeout)), "stop"],
@@ -236,6 +250,7 @@ def failover(settings: Settings, report: Report) -> StackState:
         started = time.monotonic()
         old = state.postgres
         was_running = bool(old and stop_pg_node(old, timeout=20))
+        prepare_data_home(Path(standby.marker).parent)
         run_pg_tool("pg_ctl", ["-D", standby.marker, "-w", "-t", "60", "promote"], "promote")
         with _admin(standby).connect(autocommit=True) as conn:
             if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:

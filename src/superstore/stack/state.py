@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ __all__ = [
     "process_alive",
     "read_state",
     "stack_lock",
+    "wait_gone",
     "write_state",
 ]
 
@@ -159,6 +161,26 @@ def process_alive(pid: int, marker: str) -> bool:
         return any(marker in part for part in proc.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until the processes exit; those still running after `timeout`.
+
+    A zombie counts as gone: a process started by another (a test, `run`) is
+    reaped only by that parent, and waiting for it here would never end.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in procs:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
 
 
 def free_port() -> int:
