@@ -122,7 +122,8 @@ def stack_down(settings: Settings, purge: bool = False, report: Report = _quiet)
             report("PostgreSQL: stopped" if stopped else "PostgreSQL: was not running")
         if state and state.pg_standby:
             stopped = stop_pg_node(state.pg_standby)
-            report("PostgreSQL standby: stopped" if stopped else "PostgreSQL standby: was down")
+            role = state.pg_standby.extra.get("role", "standby")
+            report(f"PostgreSQL {role}: " + ("stopped" if stopped else "was not running"))
         if not state:
             report("nothing to stop: no local stack recorded in " + str(settings.data_dir))
         clear_state(settings.data_dir)
