@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -79,6 +79,7 @@ class BatchReport:
     rejected: int
     seconds: float
     lag: dict[int, int]  # messages behind the end, per owned partition
+    offsets: dict[int, int] = field(default_factory=dict)  # next offset it committed, per partition
 
 
 @dataclass
@@ -324,8 +325,9 @@ class Ingestor:
             crash_point("after_kafka_commit")
             if self._on_batch:
                 report = BatchReport(
-                    flight.consumed, commit.written, commit.rejected, seconds, self._lag()
-                )
+                    flight.consumed, commit.written, commit.rejected, seconds, self._lag(),
+                    {p: new for (_, p), (_, new) in flight.batch.offsets.items()},
+                )  # fmt: skip
                 self._on_batch(report)
             return True
         self._rewind()
