@@ -75,7 +75,8 @@ def report_section(results: dict) -> str:
             rows.append(
                 f"| {sc['name']} | {what} | {_s(f.get('to_next_commit_s'))} "
                 f"| {_s(f.get('longest_gap_s'))} | {f['lines_per_s_before']:,} "
-                f"| {f['lines_per_s_after']:,} | <= {target:.0f} s: {_met(f, target)} |"
+                f"| {f['lines_per_s_after']:,} | {f['peak_lines_per_s_after']:,} "
+                f"| <= {target:.0f} s: {_met(f, target)} |"
             )
     runs = [
         f"`{sc['name']}` {sc['when']}: {sc['lines']:,} lines in {sc['seconds']:.0f} s, "
@@ -88,17 +89,20 @@ def report_section(results: dict) -> str:
             "",
             "Measured by `make test-failover` (tests/failover/test_pipeline_failover.py), not by "
             "this bench run: the 3-node KRaft cluster (RF 3, min ISR 2) and the PostgreSQL pair "
-            "(asynchronous streaming standby), the project's producer (acks=all, idempotent) at "
-            "full speed, held back only while ingest is more than 40,000 lines behind, and the "
-            "real consumer writing through the multi-host DSN. Per fault: *to next commit* is "
-            "from the fault to the first committed batch holding lines written to a touched "
-            "partition after it; *longest gap* the longest pause between two commits of a "
-            "touched partition up to then; lines/s committed in the 15 s before and the 30 s "
-            "after the fault (all partitions).",
+            "(asynchronous streaming standby), the project's producer (acks=all, idempotent) and "
+            "the real consumer writing through the multi-host DSN. Each fault strikes at a random "
+            "moment of a full-speed burst (200,000 lines per scenario, shared among its faults) "
+            "on top of a live stream of 300 lines/s. Per fault: *to next commit* is from the "
+            "fault to the first committed batch holding a line produced after it in a touched "
+            "partition (led by the lost broker; every partition for PostgreSQL); *longest gap* "
+            "the longest pause between two commits of a touched partition up to then; lines/s "
+            "committed (all partitions) in the 15 s before and the 30 s after the fault, and "
+            "the best 5 s of those 30 s. The after-rates follow what the stream offered, not "
+            "the ceiling: a burst is drained in seconds.",
             "",
             "| scenario | fault | to next commit (s) | longest gap (s) | lines/s before "
-            "| lines/s 30 s after | target |",
-            "|---|---|---|---|---|---|---|",
+            "| lines/s 30 s after | best 5 s after | target |",
+            "|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             "Runs: " + "; ".join(runs) + ".",

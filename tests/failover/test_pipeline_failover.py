@@ -67,6 +67,7 @@ WINDOW = 30.0  # throughput is measured over this long after each fault
 GENEROUS = 60.0  # the bound asserted on each stall (targets: 10 s Kafka, 20 s PostgreSQL)
 FIRST, UNTIL = dt.date(2017, 10, 1), dt.date(2017, 12, 31)  # ~90 days: export and ETL stay quick
 KILLS = 5
+LIVE_RATE = 300.0  # lines/s between the full-speed bursts: a line follows any moment closely
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,7 @@ class Scenario:
     def __init__(self, name: str, order: int, lost: str, pipe: Pipe, seed: list[OrderLine]):
         self.name, self.order, self.lost, self.pipe = name, order, lost, pipe
         self.ingest = IngestRun(pipe.kafka, pipe.pg)
-        self.stream = AckedStream(pipe.kafka, seed, self.ingest.committed)
+        self.stream = AckedStream(pipe.kafka, seed, rate=LIVE_RATE)
         self.marks = Watermarks(pipe.kafka)
         self.faults: list[Fault] = []
         self.started = time.monotonic()
@@ -153,7 +154,7 @@ class Scenario:
     def __enter__(self) -> Scenario:
         self.ingest.start()
         self.stream.start()
-        self.ingest.wait_committed(30_000, 120, "the first lines through the pipeline")
+        self.ingest.wait_committed(1_000, 120, "the first lines through the pipeline")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -162,10 +163,14 @@ class Scenario:
             self.ingest.abort()
         self.marks.close()
 
+    def burst(self, lines: int, rng: random.Random) -> None:
+        """Put `lines` on the stream at full speed, then wait a random moment into the burst."""
+        self.stream.burst(lines)
+        time.sleep(rng.uniform(0.2, 3.0))
+
     def fault(self, kind: str, partitions: list[int], **detail: object) -> Fault:
-        """Note a fault about to strike (its time and the partitions' ends)."""
-        fault = Fault(kind, 0.0, partitions, self.marks.read(), dict(detail))
-        fault.at = time.monotonic()
+        """Note a fault about to strike: its time and the partitions it touches."""
+        fault = Fault(kind, time.monotonic(), partitions, dict(detail))
         self.faults.append(fault)
         return fault
 
@@ -198,17 +203,33 @@ class Scenario:
         self.ingest.wait_caught_up(ends, timeout=240)
         stats = self.ingest.stop()
         seconds = time.monotonic() - self.started
+        took: dict[str, float] = {}
+        clock = time.monotonic()
+
+        def step(name: str) -> None:
+            nonlocal clock
+            took[name] = round(time.monotonic() - clock, 1)
+            clock = time.monotonic()
+
         expected = self.stream.expected()
         lines, sales = assert_ingested_exactly(self.pipe.pg, expected)
         assert lines == sent and sales == expected.sales
         _assert_orders(self.pipe.pg, expected.keys)
         assert stored_offsets(self.pipe.pg, self.pipe.kafka.topic) == ends
+        step("exact")
         days = sorted(expected.per_day)
         exported = export_days_step(days, self.pipe.settings)
         assert sum(m.lines for m in exported) == sent
+        step("export")
         assert etl_days_step(days, self.pipe.settings) == sent
+        step("etl")
         check_step(UNTIL, self.pipe.settings)  # raises naming any layer that disagrees
-        results = [measure(f, self.ingest.commits, WINDOW) for f in self.faults]
+        step("check")
+        print(f"{self.name}: verified in {took}", file=sys.stderr)
+        results = [
+            measure(f, self.ingest.commits, self.stream.first_after(f.at, f.partitions), WINDOW)
+            for f in self.faults
+        ]
         scenario = {
             "name": self.name,
             "order": self.order,
@@ -216,7 +237,8 @@ class Scenario:
             "window_s": WINDOW,
             "lines": sent,
             "seconds": round(seconds, 1),
-            "produce_lines_per_s": round(sent / (self.stream.stopped - self.stream.started)),
+            "live_rate": LIVE_RATE,
+            "verify_s": took,
             "batches": stats.batches,
             "fenced": stats.fenced,
             "retries": stats.retries,
@@ -263,7 +285,7 @@ def test_leader_of_the_busiest_partition_killed_five_times(
     with Scenario("kill -9 partition leader x5", 1, "kafka", pipe, seed) as sc:
         victims = []
         for kill in range(1, KILLS + 1):
-            time.sleep(rng.uniform(0.5, 5.0))  # a random moment of the stream
+            sc.burst(MIN_LINES // KILLS, rng)
             partition, victim = sc.busiest()
             fault = sc.fault("kill -9 leader", sc.led_by(victim), node=victim, kill=kill)
             kill_node(cluster, victim)
@@ -284,10 +306,12 @@ def test_leader_of_the_busiest_partition_killed_five_times(
 def test_rolling_restart_of_all_three_brokers(
     cluster: Settings, pipe: Pipe, seed: list[OrderLine]
 ) -> None:
+    rng = random.Random()
     state = read_state(cluster.data_dir)
     before = {int(n.extra["node_id"]): n.pid for n in state.kafka_nodes}
     with Scenario("rolling restart", 2, "kafka", pipe, seed) as sc:
         for node in sorted(before):
+            sc.burst(MIN_LINES // len(before) + 1, rng)
             fault = sc.fault("clean stop + start", sc.led_by(node), node=node)
             stop_node(cluster, node)
             start_node(cluster, node)
@@ -308,6 +332,7 @@ def test_postgres_primary_killed_and_the_standby_promoted(
     old = read_state(cluster.data_dir).postgres
     with Scenario("kill -9 PostgreSQL primary, promote standby", 3, "postgres", pipe, seed) as sc:
         wait_for_replay(read_state(cluster.data_dir), timeout=60)
+        sc.stream.burst(MIN_LINES)
         receiver = walreceiver(cluster)
         receiver.suspend()
         try:
@@ -343,6 +368,7 @@ def test_broker_paused_past_its_session_timeout(
     cluster: Settings, pipe: Pipe, seed: list[OrderLine]
 ) -> None:
     with Scenario("SIGSTOP broker past session timeout", 4, "kafka", pipe, seed) as sc:
+        sc.burst(MIN_LINES, random.Random())
         partition, victim = sc.busiest()
         fault = sc.fault("SIGSTOP leader", sc.led_by(victim), node=victim)
         pause_node(cluster, victim)

@@ -9,16 +9,17 @@ acknowledged lines alone).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from array import array
 from dataclasses import dataclass, field
 from functools import partial
 
 import psutil
-from confluent_kafka import KafkaError, Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from superstore.clients import KafkaConfig, PgConfig
 from superstore.contract import OrderLine, encode_line
@@ -41,25 +42,20 @@ MIN_LINES = 200_000  # every scenario's stream holds at least this many lines
 
 
 class AckedStream:
-    """Order lines produced from a thread at full speed by the project's producer.
+    """Order lines produced from a thread by the project's producer, every acknowledgement kept.
 
     `KafkaConfig.producer()` is the pipeline's own: idempotent, acks=all. The
-    only brake is `ahead`: the producer waits while more than that many lines
-    are sent but not yet committed by ingest (`committed`), so a stream lasts
-    as long as its scenario needs without piling up millions of lines, and
-    the consumer's prefetch cannot hide a fault behind a huge local queue.
-    Line i is seed line i % len(seed) under the order id `<id>-R<i // len(seed)>`.
+    stream runs at a live `rate` all along (so there is always a line written
+    just after any moment, which is how a stall is measured) and at full speed
+    for each `burst(n)`: a scenario strikes its faults inside bursts, and
+    `finish` produces at full speed up to the scenario's minimum. Line i is
+    seed line i % len(seed) under the order id `<id>-R<i // len(seed)>`; its
+    produce() time, partition and offset are kept.
     """
 
-    def __init__(
-        self,
-        kafka: KafkaConfig,
-        seed: list[OrderLine],
-        committed: Callable[[], int],
-        ahead: int = 40_000,
-    ) -> None:
+    def __init__(self, kafka: KafkaConfig, seed: list[OrderLine], rate: float = 300.0) -> None:
         self.kafka = kafka
-        self.ahead = ahead
+        self.rate = rate
         self.sent = 0
         self.failed = 0
         self.first_error: str | None = None
@@ -71,8 +67,10 @@ class AckedStream:
             (line.order_id, f'"order_id":"{line.order_id}"'.encode(), encode_line(line))
             for line in seed
         ]
-        self._acked = bytearray()  # 1 per acknowledged line, by line number
-        self._committed = committed
+        self.produced_at = array("d")  # monotonic produce() time, by line number
+        self.partition = array("b")  # -1 until acknowledged
+        self.offset = array("q")  # -1 until acknowledged
+        self._bursts = 0
         self._at_least = MIN_LINES
         self._finish = threading.Event()
         self._thread = threading.Thread(target=self._run, name="acked-stream", daemon=True)
@@ -81,16 +79,21 @@ class AckedStream:
     @property
     def acked(self) -> int:
         """Lines acknowledged so far."""
-        return self._acked.count(1)
+        return len(self.offset) - self.offset.count(-1)
 
     def start(self) -> AckedStream:
         self.started = time.monotonic()
         self._thread.start()
         return self
 
-    def _delivered(self, number: int, err: KafkaError | None, _msg: Message) -> None:
+    def burst(self, lines: int) -> None:
+        """Produce `lines` more at full speed, now (on top of the live rate)."""
+        self._bursts += lines
+
+    def _delivered(self, number: int, err: KafkaError | None, msg: Message) -> None:
         if err is None:
-            self._acked[number] = 1
+            self.partition[number] = msg.partition() or 0
+            self.offset[number] = msg.offset() or 0
             return
         self.failed += 1
         self.first_error = self.first_error or str(err)
@@ -100,15 +103,23 @@ class AckedStream:
         new_id = f"{order_id}-R{number // len(self._raw)}"
         return new_id, raw.replace(old, f'"order_id":"{new_id}"'.encode(), 1)
 
+    def _allowed(self) -> int:
+        live = int(self.rate * (time.monotonic() - self.started))
+        floor = self._at_least if self._finish.is_set() else 0
+        return max(live + self._bursts, floor)
+
     def _run(self) -> None:
         try:
             producer = self.kafka.producer()
             number = 0
             while not (self._finish.is_set() and number >= self._at_least):
-                while number - self._committed() > self.ahead and not self._finish.is_set():
-                    producer.poll(0.005)  # the pipeline is saturated: let it catch up
+                if number >= self._allowed():
+                    producer.poll(0.002)  # ahead of the live rate: serve callbacks meanwhile
+                    continue
                 key, value = self._record(number)
-                self._acked.append(0)
+                self.produced_at.append(time.monotonic())
+                self.partition.append(-1)
+                self.offset.append(-1)
                 while True:
                     try:
                         producer.produce(
@@ -130,7 +141,7 @@ class AckedStream:
             self.stopped = time.monotonic()
 
     def finish(self, at_least: int = MIN_LINES, timeout: float = 300.0) -> int:
-        """Stop once `at_least` lines are sent, wait for every acknowledgement; lines sent."""
+        """Produce at full speed up to `at_least` lines, then wait for every acknowledgement."""
         self._at_least = at_least
         self._finish.set()
         self._thread.join(timeout)
@@ -148,12 +159,23 @@ class AckedStream:
         self._finish.set()
         self._thread.join(timeout)
 
+    def first_after(self, moment: float, partitions: list[int]) -> dict[int, int]:
+        """Per partition, the offset of the first line produced after `moment` (acknowledged)."""
+        found: dict[int, int] = {}
+        for number in range(bisect.bisect_right(self.produced_at, moment), len(self.offset)):
+            partition = self.partition[number]
+            if partition in partitions and partition not in found and self.offset[number] >= 0:
+                found[partition] = self.offset[number]
+                if len(found) == len(partitions):
+                    break
+        return found
+
     def expected(self) -> Expected:
         """What PostgreSQL must hold: every acknowledged line, under its order date."""
         expected = Expected()
         width = len(self._seed)
-        for number, flag in enumerate(self._acked):
-            if flag:
+        for number, offset in enumerate(self.offset):
+            if offset >= 0:
                 line = self._seed[number % width]
                 expected.add(f"{line.order_id}-R{number // width}", line)
         return expected
@@ -253,14 +275,22 @@ class Watermarks:
         self.kafka = kafka
         self._consumer = kafka.consumer(f"failover-marks-{uuid.uuid4().hex[:6]}")
 
-    def read(self, timeout: float = 10.0) -> dict[int, int]:
+    def read(self, timeout: float = 30.0) -> dict[int, int]:
+        """End offset per partition; retried while a leader is unknown (just after a fault)."""
         topic = self.kafka.topic
-        return {
-            p: self._consumer.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=timeout, cached=False
-            )[1]
-            for p in range(self.kafka.partitions)
-        }
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return {
+                    p: self._consumer.get_watermark_offsets(
+                        TopicPartition(topic, p), timeout=5, cached=False
+                    )[1]
+                    for p in range(self.kafka.partitions)
+                }
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def close(self) -> None:
         self._consumer.close()
@@ -268,54 +298,64 @@ class Watermarks:
 
 @dataclass
 class Fault:
-    """One fault: when it struck, what it touched, and where each partition ended then."""
+    """One fault: when it struck and the partitions it took the leader (or database) of."""
 
     kind: str
     at: float  # monotonic, just before the fault
-    partitions: list[int]  # partitions of the topic it took the leader (or database) of
-    marks: dict[int, int]  # end offsets just before it: a later offset was written after it
+    partitions: list[int]
     detail: dict[str, object] = field(default_factory=dict)
 
 
-def measure(fault: Fault, commits: list[Commit], window: float = 30.0) -> dict[str, object]:
+def measure(
+    fault: Fault, commits: list[Commit], fresh: dict[int, int], window: float = 30.0
+) -> dict[str, object]:
     """The stall a fault caused, from the commits around it.
 
+    `fresh` holds, per touched partition, the offset of the first line produced
+    after the fault (`AckedStream.first_after`): that line could only be written
+    by whatever took over.
+
     - `to_next_commit_s`: from the fault to the first committed batch holding
-      lines written to a touched partition after the fault (what a reader of
-      PostgreSQL waits for before anything new of that partition shows up);
+      such a line (what a reader of PostgreSQL waits for before anything new of
+      a touched partition shows up);
     - `longest_gap_s`: the longest pause between two commits of a touched
-      partition from the last one before the fault until that first one (a
-      prefetched queue can keep commits going for a while after the fault);
-    - `lines_per_s_after` / `lines_per_s_before`: lines committed in the
-      `window` seconds after the fault, and in the 15 s before it.
+      partition, from the last one before the fault until that batch (data
+      fetched before the fault can keep commits going for a while);
+    - `lines_per_s_before` / `lines_per_s_after`: lines committed in the 15 s
+      before and the `window` seconds after the fault; `peak_lines_per_s_after`
+      the best 5 s of that window (full speed again once the backlog drains).
     """
     touched = set(fault.partitions)
     mine = [c for c in commits if touched & set(c.offsets)]
-    fresh = next(
+    first = next(
         (
             c
             for c in mine
-            if c.at > fault.at and any(c.offsets.get(p, -1) > fault.marks[p] for p in touched)
+            if c.at > fault.at and any(c.offsets.get(p, -1) > o for p, o in fresh.items())
         ),
         None,
     )
-    until = fresh.at if fresh else fault.at + window
+    until = first.at if first else fault.at + window
     times = [c.at for c in mine if c.at <= fault.at][-1:] or [fault.at]
     times += [c.at for c in mine if fault.at < c.at <= until]
-    if fresh is None:
+    if first is None:
         times.append(until)  # still stalled at the window's end: the gap runs that long at least
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    after = sum(c.written for c in commits if fault.at < c.at <= fault.at + window)
+    inside = [c for c in commits if fault.at < c.at <= fault.at + window]
+    peak = max(
+        (sum(d.written for d in inside if c.at - 5 < d.at <= c.at) / 5 for c in inside), default=0
+    )
     earlier = sum(c.written for c in commits if fault.at - 15 < c.at <= fault.at)
     last = commits[-1].at if commits else fault.at
     return {
         "fault": fault.kind,
         "partitions": sorted(touched),
         **fault.detail,
-        "to_next_commit_s": round(fresh.at - fault.at, 2) if fresh else None,
+        "to_next_commit_s": round(first.at - fault.at, 2) if first else None,
         "longest_gap_s": round(max(gaps), 2) if gaps else None,
-        "lines_per_s_after": round(after / window),
         "lines_per_s_before": round(earlier / 15),
+        "lines_per_s_after": round(sum(c.written for c in inside) / window),
+        "peak_lines_per_s_after": round(peak),
         "window_complete": last >= fault.at + window,
     }
 
