@@ -28,6 +28,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from bench.failover_stall import NAME as STALL
+from bench.failover_stall import report_section as stall_section
 from bench.peers.report import markdown as peers_markdown
 
 __all__ = ["Loaded", "Target", "build", "load", "main", "targets"]
@@ -542,9 +544,14 @@ def _kill_rows(r: dict) -> list[list[str]]:
 
 
 def document(
-    run: dict, loaded: dict[str, Loaded], pics: dict[str, list[str]], note: str, where: Path
+    run: dict,
+    loaded: dict[str, Loaded],
+    pics: dict[str, list[str]],
+    note: str,
+    where: Path,
+    stall: dict | None = None,
 ) -> str:
-    """The whole markdown page."""
+    """The whole markdown page; `stall`, the failover suite's results, goes last, dated."""
     m, v = run["machine"], run["versions"]
     commit = run["commit"][:12] + (
         " plus uncommitted changes" if run["uncommitted_changes"] else ""
@@ -562,7 +569,13 @@ def document(
         f"{run['started']} to {run['finished']} ({_minutes(run['wall_s'])}), commit "
         f"`{commit}`. **Every number on this page comes from that run**: a results file is "
         "used only if it was written while its step ran. "
-        + ("Refused as stale: " + "; ".join(refused) + "." if refused else "No file was stale."),
+        + ("Refused as stale: " + "; ".join(refused) + "." if refused else "No file was stale.")
+        + (
+            " The one exception is the last section, *Failover stall*: measured by "
+            "`make test-failover`, dated per scenario."
+            if stall
+            else ""
+        ),
         "",
         "## Summary: the targets",
         "",
@@ -638,6 +651,8 @@ def document(
         lines = section(x, where)
         lines += [f"![{p}]({p})" for p in pics.get(x.name, [])]
         out += [*lines, ""] if pics.get(x.name) else lines
+    if stall:
+        out += [*_nest(stall_section(stall), "Failover stall"), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -646,7 +661,11 @@ def build(results_dir: Path, out: Path, where: Path = BENCH, draw: bool = True) 
     run, loaded = load(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     pics, note = plots(loaded, out) if draw else ({}, "")
-    text = document(run, loaded, pics, note, where)
+    try:
+        stall = json.loads((results_dir / f"{STALL}.json").read_text())
+    except (OSError, ValueError):
+        stall = None  # the failover suite has not run here
+    text = document(run, loaded, pics, note, where, stall)
     (out / "README.md").write_text(text)
     return text
 

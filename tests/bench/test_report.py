@@ -317,6 +317,32 @@ def test_partial_run_says_what_was_not_run(tmp_path: Path, where: Path) -> None:
     assert "not part of this run (`--only`)" in text
 
 
+def test_the_failover_stall_goes_last_dated_and_judged(tmp_path: Path, where: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    _full_run(results)
+    text = report.build(results, tmp_path / "out", where, draw=False)
+    assert "Failover stall" not in text, "no stall section before the failover suite ran"
+    fault = {
+        "fault": "kill -9 leader", "partitions": [1], "to_next_commit_s": 24.1,
+        "longest_gap_s": 22.3, "lines_per_s_before": 3_611, "lines_per_s_after": 4_550,
+        "peak_lines_per_s_after": 14_000,
+    }  # fmt: skip
+    scenario = {
+        "name": "kill -9 partition leader x5", "order": 1, "lost": "kafka", "window_s": 30.0,
+        "lines": 280_000, "seconds": 250.0, "when": "2026-12-03T15:00:00+0000",
+        "faults": [fault, {**fault, "to_next_commit_s": 8.0}],
+    }  # fmt: skip
+    stall = {"targets_s": {"kafka": 10.0, "postgres": 20.0}, "scenarios": [scenario]}
+    (results / "failover_stall.json").write_text(json.dumps(stall))
+    text = report.build(results, tmp_path / "out", where, draw=False)
+    assert "The one exception is the last section, *Failover stall*" in text
+    section = text.split("## Failover stall")[1]
+    assert "| kill -9 partition leader x5 | kill -9 leader (1/2) | 24.1 | 22.3 |" in section
+    assert "| <= 10 s: **NOT met** |" in section and "| <= 10 s: met |" in section
+    assert "2026-12-03T15:00:00+0000: 280,000 lines in 250 s" in section
+
+
 def test_a_module_report_section_is_used(tmp_path: Path, where: Path) -> None:
     results = tmp_path / "results"
     results.mkdir()
