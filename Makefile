@@ -4,8 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 SS     := $(BIN)/superstore
+AIRFLOW_VENV  ?= .venv-airflow
+AIRFLOW_REQS  := orchestration/airflow/requirements.txt
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(shell cat $(AIRFLOW_REQS) | sha256sum | cut -c1-12)
 
-.PHONY: install system-deps browser-deps demo serve test lint-arch test-faults bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
+.PHONY: install system-deps browser-deps airflow-deps demo serve test lint-arch test-faults test-airflow bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +26,12 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: system-deps $(STAMP)  ## create .venv and install the package with test tools
+
+$(AIRFLOW_STAMP): $(AIRFLOW_REQS)
+	bash scripts/airflow-deps.sh $(AIRFLOW_VENV) $(AIRFLOW_REQS)
+	touch $@
+
+airflow-deps: $(AIRFLOW_STAMP)  ## Airflow 3 in its own venv, .venv-airflow (exact pins: orchestration/airflow/requirements.txt)
 
 demo: install  ## the whole pipeline on embedded defaults: history through every layer, then live
 	$(SS) stack up
@@ -54,6 +63,9 @@ lint-arch: install  ## the layer contract (import-linter) and the type checker (
 
 test-faults: install  ## fault-injection suite: kill -9, broker/PostgreSQL restarts, floods of bad messages
 	$(BIN)/python -m pytest -m faults -v
+
+test-airflow: install airflow-deps  ## the Airflow DAG run by a real Airflow 3 (`airflow dags test`) against the real stack
+	AIRFLOW_VENV=$(AIRFLOW_VENV) $(BIN)/python -m pytest -m airflow -v
 
 bench: install  ## every benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,spark,bench]'

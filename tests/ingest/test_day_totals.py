@@ -214,7 +214,7 @@ def test_parallel_writers_starting_a_day_keep_exact_totals(db: PgConfig) -> None
 def test_starting_a_day_waits_for_writers_in_flight(db: PgConfig) -> None:
     """A writer whose lines of today are not committed yet (it saw the day untracked,
     e.g. just before midnight) must be in the totals the next writer seeds."""
-    from superstore.ingest import writer
+    from superstore.oltp import batch as writer
 
     late = orders_of(TODAY, 20, seed=22)
     early = [  # customers and products of their own: no row lock makes the starter wait
