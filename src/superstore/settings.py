@@ -99,6 +99,19 @@ class Settings(BaseSettings):
     )
     redshift_copy_region: str = Field("", description="REGION of the stage bucket for COPY.")
 
+    # Data expectations (reference sets; empty = the data set's values, every US state).
+    expect_regions: list[str] = Field(default_factory=list, description="JSON list of regions.")
+    expect_segments: list[str] = Field(default_factory=list, description="JSON list of segments.")
+    expect_ship_modes: list[str] = Field(
+        default_factory=list, description="JSON list of ship modes."
+    )
+    expect_states: list[str] = Field(default_factory=list, description="JSON list of US states.")
+
+    # Continuous sync (`superstore run`): stale days re-exported and reloaded as they appear.
+    sync_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between syncs of the day still being written."
+    )
+
     # Operations (`superstore run`, `check`, alerts, metrics).
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible webhook.")
     alert_smtp_host: str = ""

@@ -49,7 +49,9 @@ def _time_text(value: object) -> object:
     if isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
-        raise ValueError("event_time must be an RFC 3339 time with a zone, e.g. 2017-12-30T10:00:00Z")
+        raise ValueError(
+            "event_time must be an RFC 3339 time with a zone, e.g. 2017-12-30T10:00:00Z"
+        )
     return value
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from superstore.settings import Settings
+
 __all__ = ["DEFAULT_EXPECTATIONS", "US_STATES", "Expectations"]
 
 US_STATES = frozenset(
@@ -56,6 +58,16 @@ class Expectations:
             segments=frozenset(segments) if segments else default.segments,
             ship_modes=frozenset(ship_modes) if ship_modes else default.ship_modes,
             states=frozenset(states) if states else default.states,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Expectations:
+        """The configured reference sets (``SUPERSTORE_EXPECT_*``), defaults where empty."""
+        return cls.of(
+            settings.expect_regions,
+            settings.expect_segments,
+            settings.expect_ship_modes,
+            settings.expect_states,
         )
 
     def accepts(self, region: str, segment: str, ship_mode: str, state: str) -> bool:

@@ -33,11 +33,18 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig, PgConfig
-from superstore.contract import WireError, decode_wire, describe_validation_error
+from superstore.contract import (
+    DEFAULT_EXPECTATIONS,
+    Expectations,
+    OrderEvent,
+    WireError,
+    decode_message,
+    describe_validation_error,
+)
 from superstore.errors import FatalError
 from superstore.faults import crash_point
 from superstore.ingest.committer import BatchCommitter, Commit, IngestStats, Outcome, retry_pg
-from superstore.oltp import Batch, Reject, StagedLine, migrate, read_offsets
+from superstore.oltp import Batch, Reject, StagedEvent, StagedLine, migrate, read_offsets
 
 __all__ = ["BatchReport", "IngestOptions", "IngestStats", "Ingestor"]
 
@@ -56,6 +63,7 @@ class IngestOptions:
     max_lines: int | None = None
     progress_every: float = 5.0
     max_backoff: float = 30.0
+    expect: Expectations = DEFAULT_EXPECTATIONS  # reference sets of region, segment, ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class BatchReport:
     rejected: int
     seconds: float
     lag: dict[int, int]  # messages behind the end, per owned partition
+    events: int = 0
+    days: int = 0  # order dates whose data changed
+    categories: tuple[tuple[str, str], ...] = ()  # (category, sub-category) of new products
 
 
 @dataclass
@@ -239,7 +250,7 @@ class Ingestor:
         """Decode and validate; offsets expect the position after the previous batch."""
         batch = Batch()
         topic = self.kafka.topic
-        lines, rejects = batch.lines, batch.rejects
+        lines, rejects, expect = batch.lines, batch.rejects, self.options.expect
         last: dict[int, int] = {}  # partition -> last offset in this batch
         for msg in messages:
             partition, offset, raw = msg.partition(), msg.offset(), msg.value()
@@ -250,7 +261,7 @@ class Ingestor:
                 rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
                 continue
             try:
-                doc = decode_wire(raw)
+                doc = decode_message(raw, expect)
             except ValidationError as exc:
                 reason = describe_validation_error(exc)
                 rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
@@ -260,7 +271,10 @@ class Ingestor:
                 reason = f"undecodable: {exc}"
                 rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
             else:
-                lines.append(StagedLine(doc, raw, topic, partition, offset))
+                if isinstance(doc, OrderEvent):
+                    batch.events.append(StagedEvent(doc, raw, topic, partition, offset))
+                else:
+                    lines.append(StagedLine(doc, raw, topic, partition, offset))
         for partition, offset in last.items():
             batch.offsets[topic, partition] = (self._position.get(partition), offset + 1)
         return batch
@@ -289,7 +303,14 @@ class Ingestor:
             crash_point("after_kafka_commit")
             if self._on_batch:
                 report = BatchReport(
-                    flight.consumed, commit.written, commit.rejected, seconds, self._lag()
+                    flight.consumed,
+                    commit.written,
+                    commit.rejected,
+                    seconds,
+                    self._lag(),
+                    commit.events,
+                    commit.days,
+                    commit.categories,
                 )
                 self._on_batch(report)
             return True

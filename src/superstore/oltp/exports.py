@@ -15,7 +15,10 @@ from collections.abc import Sequence
 
 import psycopg
 
+from superstore.oltp.events import OUTCOME_COLUMNS
+
 __all__ = [
+    "DAY_OUTCOMES",
     "EXPORTED_COLUMNS",
     "EXPORT_LOCK",
     "day_copy_sql",
@@ -59,6 +62,9 @@ _TABLES: dict[str, tuple[dict[str, str], str]] = {
             "discount": "l.discount",
             "profit": "l.profit",
             "line_number": "l.line_number",
+            "status": OUTCOME_COLUMNS["status"],
+            "returned_quantity": OUTCOME_COLUMNS["returned_quantity"],
+            "returned_sales": f"CAST({OUTCOME_COLUMNS['returned_sales']} AS numeric(18, 4))",
         },
         f"""{_DAY_LINES.replace("WHERE", _ORDER_JOINS)}
 ORDER BY o.order_id, l.line_number""",
@@ -106,9 +112,17 @@ def day_copy_sql(table: str, day: dt.date, headers: Sequence[tuple[str, str]]) -
     return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)"
 
 
+# Per day: lines, exact sales, then cancelled lines and sales, returned lines and sales.
+DAY_OUTCOMES = f"""count(*), coalesce(sum(l.sales), 0),
+    count(*) FILTER (WHERE o.cancelled_at IS NOT NULL),
+    coalesce(sum(l.sales) FILTER (WHERE o.cancelled_at IS NOT NULL), 0),
+    count(*) FILTER (WHERE ({OUTCOME_COLUMNS["status"]}) IN ('returned', 'partly returned')),
+    coalesce(sum({OUTCOME_COLUMNS["returned_sales"]}), 0)"""
+
+
 def day_totals_sql(day: dt.date) -> str:
-    """Lines and exact sales of ``day`` straight from the tables, to cross-check the files."""
-    return "SELECT count(*), coalesce(sum(l.sales), 0) " + _DAY_LINES.format(day=_date_literal(day))
+    """A day's lines, sales, cancelled and returned figures, to cross-check the files."""
+    return f"SELECT {DAY_OUTCOMES} " + _DAY_LINES.format(day=_date_literal(day))
 
 
 def try_lock_export(conn: psycopg.Connection, target: str) -> bool:

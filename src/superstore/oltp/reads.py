@@ -11,9 +11,20 @@ from decimal import Decimal
 
 import psycopg
 
-__all__ = ["DayLines", "order_dates", "orphan_counts", "rejected_count", "totals_by_day"]
+from superstore.oltp.exports import DAY_OUTCOMES
 
-DayLines = tuple[dt.date, int, int, Decimal]  # order date, lines, orders, exact sales
+__all__ = [
+    "DayLines",
+    "known_categories",
+    "order_dates",
+    "orphan_counts",
+    "rejected_count",
+    "rejected_offsets",
+    "totals_by_day",
+]
+
+# order date, lines, orders, exact sales, cancelled lines and sales, returned lines and sales
+DayLines = tuple[dt.date, int, int, Decimal, int, Decimal, int, Decimal]
 
 
 def order_dates(conn: psycopg.Connection) -> list[dt.date]:
@@ -28,13 +39,33 @@ def rejected_count(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def totals_by_day(conn: psycopg.Connection) -> list[DayLines]:
-    """Lines, orders and exact sales per order date (orders join their lines)."""
+_TOTALS = f"""
+SELECT o.order_date, count(DISTINCT o.order_id), {DAY_OUTCOMES}
+FROM order_lines l JOIN orders o ON o.order_id = l.order_id
+GROUP BY o.order_date
+"""
+
+
+def rejected_offsets(conn: psycopg.Connection, topic: str) -> set[tuple[int, int]]:
+    """(partition, offset) of every dead-lettered message of ``topic``."""
     rows = conn.execute(
-        "SELECT o.order_date, count(*), count(DISTINCT o.order_id), sum(l.sales)"
-        " FROM order_lines l JOIN orders o USING (order_id) GROUP BY o.order_date"
+        'SELECT partition, "offset" FROM rejected_lines WHERE topic = %s', [topic]
     ).fetchall()
-    return [(day, int(n), int(o), Decimal(s)) for day, n, o, s in rows]
+    return {(int(p), int(o)) for p, o in rows}
+
+
+def known_categories(conn: psycopg.Connection) -> set[tuple[str, str]]:
+    """Every (category, sub-category) of the stored products."""
+    rows = conn.execute("SELECT DISTINCT category, sub_category FROM products").fetchall()
+    return {(str(c), str(s)) for c, s in rows}
+
+
+def totals_by_day(conn: psycopg.Connection) -> list[DayLines]:
+    """Per order date: lines, orders, exact sales, and the cancelled and returned figures."""
+    return [
+        (day, int(lines), int(orders), Decimal(sales), int(cl), Decimal(cs), int(rl), Decimal(rs))
+        for day, orders, lines, sales, cl, cs, rl, rs in conn.execute(_TOTALS).fetchall()
+    ]
 
 
 def orphan_counts(conn: psycopg.Connection) -> tuple[int, int]:

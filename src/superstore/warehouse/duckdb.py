@@ -25,7 +25,11 @@ from superstore.errors import FatalError, TransientError
 from superstore.settings import Settings
 from superstore.warehouse.base import Query, StarBatch, TargetConfig, Warehouse, WarehouseReader
 from superstore.warehouse.merge import merge_statements, stage_name
-from superstore.warehouse.schema import TABLES, create_statements
+from superstore.warehouse.schema import (
+    COLUMNS_SQL,
+    create_statements,
+    upgrade_statements,
+)
 
 __all__ = ["DuckDBReader", "DuckDBTarget", "DuckDBWarehouse"]
 
@@ -73,15 +77,18 @@ class DuckDBWarehouse(Warehouse):
         with self._errors("creating the schema"):
             for statement in create_statements(self.dialect, self.schema):
                 con.execute(statement)
+            columns = con.execute(COLUMNS_SQL.format(s=self.schema)).fetchall()
+            for statement in upgrade_statements(self.dialect, self.schema, set(columns)):
+                con.execute(statement)
 
     def merge(self, batch: StarBatch, check: Callable[[Query], None] | None = None) -> None:
         """Register the batch as views, run the merge and the checks in one transaction."""
         con = self._connection()
         names = []
         try:
-            for table in TABLES:
+            for table, data in batch.staged():
                 name = stage_name(table)
-                con.register(name, batch.tables[table.name])
+                con.register(name, data)
                 names.append(name)
             con.execute("BEGIN TRANSACTION")
             try:
