@@ -8,7 +8,7 @@ AIRFLOW_VENV  ?= .venv-airflow
 AIRFLOW_REQS  := orchestration/airflow/requirements.txt
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(shell cat $(AIRFLOW_REQS) | sha256sum | cut -c1-12)
 
-.PHONY: install system-deps browser-deps airflow-deps demo serve test lint-arch test-faults test-airflow bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
+.PHONY: install system-deps browser-deps airflow-deps demo serve test lint-arch test-faults test-failover test-airflow bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +63,9 @@ lint-arch: install  ## the layer contract (import-linter) and the type checker (
 
 test-faults: install  ## fault-injection suite: kill -9, broker/PostgreSQL restarts, floods of bad messages
 	$(BIN)/python -m pytest -m faults -v
+
+test-failover: install  ## losing a machine: kill/stop/pause Kafka nodes of a 3-node cluster, PostgreSQL standby failover
+	$(BIN)/python -m pytest -m failover -v --durations=0
 
 test-airflow: install airflow-deps  ## the Airflow DAG run by a real Airflow 3 (`airflow dags test`) against the real stack
 	AIRFLOW_VENV=$(AIRFLOW_VENV) $(BIN)/python -m pytest -m airflow -v

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ class _RepeatFilter(logging.Filter):
 _RDKAFKA_LOG = logging.getLogger("superstore.kafka.client")
 _RDKAFKA_LOG.addFilter(_RepeatFilter())
 
-__all__ = ["KafkaConfig", "PgConfig"]
+__all__ = ["KafkaConfig", "PgConfig", "scalar"]
 
 _READ_ONLY = "-c default_transaction_read_only=on"
 
@@ -110,6 +111,12 @@ class KafkaConfig:
         except KafkaException as exc:
             raise TransientError(f"Kafka at {self.bootstrap} did not answer: {exc}") from exc
         return len(meta.brokers)
+
+
+def scalar(conn: psycopg.Connection, sql: str, params: Sequence[object] = ()) -> Any:
+    """The first column of the one row a statement returns (None when it returns none)."""
+    row = conn.execute(sql, params).fetchone()
+    return row[0] if row else None
 
 
 @dataclass(frozen=True)

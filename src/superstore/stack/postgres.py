@@ -23,7 +23,14 @@ from superstore.errors import ConfigError, FatalError, TransientError
 from superstore.stack.kafka import stop_process
 from superstore.stack.state import ServiceState, free_port, port_in_use, process_alive
 
-__all__ = ["DATABASE", "pg_healthy", "start_postgres", "stop_postgres"]
+__all__ = [
+    "DATABASE",
+    "pg_healthy",
+    "prepare_data_home",
+    "run_pg_tool",
+    "start_postgres",
+    "stop_postgres",
+]
 
 Report = Callable[[str], None]
 DATABASE = "superstore"
@@ -90,6 +97,16 @@ def _pg(args: list[str], what: str, timeout: float = 60) -> str:
     return str(proc.stdout)
 
 
+def run_pg_tool(tool: str, args: list[str], what: str, timeout: float = 60) -> str:
+    """Run one of the wheel's PostgreSQL programs (as the server's user when root); its stdout."""
+    return _pg([_bin(tool), *args], what, timeout)
+
+
+def prepare_data_home(home: Path) -> None:
+    """Make `home` (and all under it) the server's to use when running as root."""
+    _prepare_dirs(home)
+
+
 def _read_pid(pgdata: Path) -> int | None:
     try:
         return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
@@ -154,6 +171,7 @@ def stop_postgres(state: ServiceState) -> bool:
     pgdata = Path(state.marker)
     if not process_alive(state.pid, state.marker):
         return False
+    _prepare_dirs(pgdata.parent)  # a parent's mode may have changed since start (pytest's tmp)
     try:
         _pg([_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "-t", "60", "stop"], "stop")
     except FatalError:
