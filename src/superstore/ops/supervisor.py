@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from superstore.check import Report, run_check
+from superstore.contract import Expectations
 from superstore.errors import SuperstoreError
 from superstore.export import list_partitions
-from superstore.ingest import BatchReport, Ingestor
-from superstore.oltp import order_dates, rejected_count
+from superstore.ingest import BatchReport, IngestOptions, Ingestor
+from superstore.oltp import known_categories, order_dates, rejected_count
 from superstore.ops import metrics, pipeline
 from superstore.ops.alerts import Alert, Alerter
 from superstore.ops.scheduler import Clock, RunState, due_days, latest_finished_day, system_clock
 from superstore.ops.status import consumer_lag
+from superstore.ops.sync import run_sync_until
 from superstore.retry import Backoff
 from superstore.settings import Settings
 from superstore.stack import kafka_config, pg_config
@@ -43,6 +45,7 @@ class SupervisorOptions:
 
     ingest: bool = True
     serve: bool = True
+    sync: bool = True  # continuous sync of changed days (export + load)
     every: float | None = None
     tick: float = 30.0
     max_backoff: float = 600.0
@@ -73,6 +76,8 @@ class Supervisor:
         self._lag = lag or self._read_lag
         self._last_rejected: int | None = None
         self._lag_alerted = False
+        self._known: set[tuple[str, str]] = set()
+        self._new_values: list[tuple[str, str]] = []
         self._state_path = settings.data_dir / "run_state.json"
         self._step_backoff = Backoff(first=5.0, maximum=self.options.max_backoff)
         self._next_try = 0.0
@@ -91,6 +96,8 @@ class Supervisor:
             self._spawn("ingest", self._run_ingest)
         if self.options.serve:
             self._spawn("serve", self._run_serve)
+        if self.options.sync:
+            self._spawn("sync", lambda: run_sync_until(self.settings, self.stop))
 
     def run(self, max_cycles: int | None = None) -> None:
         """Schedule until stopped (or `max_cycles` scheduler cycles, for tests)."""
@@ -126,13 +133,45 @@ class Supervisor:
         self._threads.append(thread)
 
     def _run_ingest(self) -> None:
+        self._known = self._known_categories()
+        options = IngestOptions(expect=Expectations.from_settings(self.settings))
         ingestor = Ingestor(
             kafka_config(self.settings),
             pg_config(self.settings),
-            on_batch=_record_batch,
+            options,
+            on_batch=self._record_batch,
             stop=self.stop,
         )
         ingestor.run()
+
+    def _record_batch(self, report: BatchReport) -> None:
+        """Every committed ingest batch into the metrics; new categories queued for an alert.
+
+        Runs in the ingest's thread, so it only counts and queues; `watch` sends.
+        """
+        metrics.observe_batch(report.consumed, report.written, report.rejected, report.seconds)
+        metrics.set_lag(report.lag)
+        if not report.categories:
+            return
+        new = [
+            (field, value)
+            for pair in report.categories
+            for field, value in zip(("category", "sub-category"), pair, strict=True)
+            if (field, value) not in self._known
+        ]
+        alert = bool(self._known)  # a store's very first products are its baseline
+        self._known.update(new)
+        metrics.observe_categories(report.categories)
+        if alert and new:
+            self._new_values.extend(new)
+
+    def _known_categories(self) -> set[tuple[str, str]]:
+        try:
+            with pg_config(self.settings).connect(autocommit=True) as conn:
+                pairs = known_categories(conn)
+        except Exception:  # schema not there yet: the first products become the baseline
+            return set()
+        return {("category", c) for c, _ in pairs} | {("sub-category", s) for _, s in pairs}
 
     def _run_serve(self) -> None:
         serve_until(self.settings, self.stop)
@@ -175,7 +214,13 @@ class Supervisor:
 
     # -- watching: DLQ growth, lag, reconciliation -------------------------
     def watch(self) -> None:
-        """Alert on dead-letter growth and on consumer lag above the thresholds."""
+        """Alert on new categories, dead-letter growth and consumer lag above the thresholds."""
+        if self._new_values:
+            values, self._new_values = self._new_values, []
+            shown = ", ".join(f"{field} {value!r}" for field, value in values[:10])
+            self.alerter.send(
+                Alert("new_category", f"first lines with {shown}", {"values": len(values)})
+            )
         rejected = self._rejected_count()
         if rejected is not None:
             grown = rejected - (
@@ -257,9 +302,3 @@ class Supervisor:
         except Exception as exc:  # tables not created yet (ingest has not started)
             log.info("no orders table yet: %s", type(exc).__name__)
             return []
-
-
-def _record_batch(report: BatchReport) -> None:
-    """Every committed ingest batch into the Prometheus metrics."""
-    metrics.observe_batch(report.consumed, report.written, report.rejected, report.seconds)
-    metrics.set_lag(report.lag)

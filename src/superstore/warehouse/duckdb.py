@@ -12,6 +12,7 @@ write-ahead log's) size and modification time: any committed load changes it.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,23 @@ from superstore.warehouse.schema import (
 __all__ = ["DuckDBReader", "DuckDBTarget", "DuckDBWarehouse"]
 
 
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: str) -> threading.RLock:
+    """One lock per warehouse file, for the loaders and readers of this process.
+
+    DuckDB refuses a file opened twice in one process with different modes (a
+    loader's read-write connection, a reader's READ_ONLY attach), so within a
+    process they take turns; between processes DuckDB's own file lock decides,
+    and the loser retries.
+    """
+    key = str(Path(path).resolve())
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())
+
+
 class DuckDBWarehouse(Warehouse):
     """A star schema in a DuckDB database file (``:memory:`` for throwaway use)."""
 
@@ -44,6 +62,7 @@ class DuckDBWarehouse(Warehouse):
         self.schema = schema
         self.threads = threads
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = _file_lock(self.path) if self.path != ":memory:" else None
 
     @property
     def display(self) -> str:
@@ -54,9 +73,13 @@ class DuckDBWarehouse(Warehouse):
         if self._con is None:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            if self._lock is not None:
+                self._lock.acquire()  # held until close(): see _file_lock
             try:
                 self._con = duckdb.connect(self.path)
             except duckdb.IOException as exc:  # typically: another process holds the lock
+                if self._lock is not None:
+                    self._lock.release()
                 raise TransientError(f"cannot open warehouse {self.path}: {exc}") from exc
             # Parallel inserts (measured 2.4x faster for 4M fact rows); tables have no order.
             self._con.execute("SET preserve_insertion_order = false")
@@ -121,6 +144,8 @@ class DuckDBWarehouse(Warehouse):
         if self._con is not None:
             self._con.close()
             self._con = None
+            if self._lock is not None:
+                self._lock.release()
 
 
 @dataclass(frozen=True)
@@ -152,10 +177,14 @@ class DuckDBReader(WarehouseReader):
     def materialize(self, local: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
         """CREATE TABLE AS SELECT straight from the attached file (no copy through Python)."""
         path = str(self.path).replace("'", "''")
-        try:
-            local.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")
-        except duckdb.Error as exc:  # typically: a load holds the write lock right now
-            raise TransientError(f"cannot read warehouse {self.path}: {exc}") from exc
+        with _file_lock(str(self.path)):
+            try:
+                local.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")
+            except duckdb.Error as exc:  # typically: a load holds the write lock right now
+                raise TransientError(f"cannot read warehouse {self.path}: {exc}") from exc
+            self._copy(local, queries)
+
+    def _copy(self, local: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
         try:
             local.execute("BEGIN TRANSACTION")
             for name, sql in queries.items():

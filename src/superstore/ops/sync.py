@@ -1,0 +1,223 @@
+"""Continuous sync: days that changed are re-exported and reloaded by themselves.
+
+Every committed ingest transaction notifies (LISTEN/NOTIFY); the syncer wakes,
+waits a moment for the burst to settle (debounce), then makes one pass:
+
+1. the days whose change mark is newer than their lake partition (the OLTP
+   store's change tracking) are exported, from one snapshot;
+2. the days whose partition is newer than what the warehouse loaded are
+   loaded, in one transaction (the analytics pre-aggregates follow the
+   warehouse's version by themselves).
+
+Past days are synced at once. The day still being written (today, and any
+later date) is synced at most every ``sync_interval`` seconds, and never more
+often than its own cost allows: the wait after a pass is at least
+``_COST_FACTOR`` times that pass's duration, so the loop's share of a core
+stays bounded as the day grows. One process syncs a lake at a time (a
+PostgreSQL advisory lock); a process killed at any moment leaves each
+partition old or new (publishing is atomic) and each load whole or absent (one
+transaction), and the next pass converges. The daily close of the finished
+day (superstore.ops.supervisor) stays as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from superstore.errors import SuperstoreError, TransientError
+from superstore.etl import engine_config, run_etl
+from superstore.export import export_days
+from superstore.oltp import (
+    NOTIFY_CHANNEL,
+    exported_marks,
+    release_sync_lock,
+    stale_days,
+    try_sync_lock,
+)
+from superstore.ops import metrics
+from superstore.retry import Backoff, short_reason
+from superstore.settings import Settings
+from superstore.stack import pg_config
+from superstore.storage import LakeConfig
+from superstore.warehouse import Warehouse, time_key, warehouse_config
+
+__all__ = ["SyncPass", "Syncer", "behind_in_warehouse"]
+
+log = logging.getLogger(__name__)
+
+_COST_FACTOR = 6.0  # a hot-day pass may recur only after this many times its duration
+_IDLE_WAKE = 30.0  # seconds: look even without a notification (a missed one, a failed pass)
+
+
+@dataclass
+class SyncPass:
+    """What one pass did."""
+
+    exported: list[dt.date] = field(default_factory=list)
+    loaded: list[dt.date] = field(default_factory=list)
+    waiting_hot: list[dt.date] = field(default_factory=list)  # stale, not due yet
+    seconds: float = 0.0
+    busy: bool = False  # another process holds the lake's sync lock
+
+
+def behind_in_warehouse(
+    conn: psycopg.Connection, lake: LakeConfig, warehouse: Warehouse
+) -> list[dt.date]:
+    """Days whose lake partition holds a newer mark than the warehouse loaded."""
+    lake_marks = exported_marks(conn, lake.url)
+    warehouse.create_schema()
+    loaded = {
+        int(k): int(m)
+        for k, m in warehouse.query(
+            f"SELECT time_key, change_mark FROM {warehouse.schema}.day_loads"
+        )
+    }
+    return sorted(d for d, mark in lake_marks.items() if loaded.get(time_key(d), -1) < mark)
+
+
+class Syncer:
+    """The sync loop of `superstore run` (a thread), or one pass on demand."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stop: threading.Event | None = None,
+        debounce: float = 0.5,
+        clock: type[dt.datetime] = dt.datetime,
+    ) -> None:
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.debounce = debounce
+        self.lake = LakeConfig.from_settings(settings)
+        self._clock = clock
+        self._hot_due = 0.0  # monotonic time the day being written may be synced again
+        self.passes = 0
+
+    def today(self) -> dt.date:
+        """The day being written, in the configured time zone."""
+        return self._clock.now(ZoneInfo(self.settings.timezone)).date()
+
+    # -- one pass ----------------------------------------------------------
+    def sync_once(self, include_hot: bool | None = None) -> SyncPass:
+        """Export and load every stale day (the hot day only when due, or when asked)."""
+        started, cpu = time.monotonic(), time.thread_time()
+        hot_now = time.monotonic() >= self._hot_due if include_hot is None else include_hot
+        result = SyncPass()
+        pg = pg_config(self.settings)
+        with pg.connect(autocommit=True) as conn:
+            if not try_sync_lock(conn, self.lake.url):
+                result.busy = True
+                return result
+            try:
+                self._pass(conn, hot_now, result)
+            finally:
+                release_sync_lock(conn, self.lake.url)
+        result.seconds = time.monotonic() - started
+        self.passes += 1
+        if hot_now and (result.exported or result.loaded):
+            self._hot_due = time.monotonic() + max(
+                self.settings.sync_interval, _COST_FACTOR * result.seconds
+            )
+        metrics.observe_sync(
+            result.seconds, time.thread_time() - cpu, len(result.exported), len(result.loaded)
+        )
+        return result
+
+    def _pass(self, conn: psycopg.Connection, hot_now: bool, result: SyncPass) -> None:
+        today = self.today()
+        stale = [s.day for s in stale_days(conn, self.lake.url)]
+        result.waiting_hot = [] if hot_now else [d for d in stale if d >= today]
+        todo = [d for d in stale if hot_now or d < today]
+        metrics.set_stale_days(len(stale) - len(todo))
+        if todo:
+            log.info("sync: exporting %d changed day(s): %s", len(todo), _days(todo))
+            export_days(pg_config(self.settings), self.lake, todo)
+            result.exported = todo
+        with warehouse_config(self.settings).open() as warehouse:
+            behind = [
+                d for d in behind_in_warehouse(conn, self.lake, warehouse) if hot_now or d < today
+            ]
+            if behind:
+                log.info(
+                    "sync: loading %d day(s) into the warehouse: %s", len(behind), _days(behind)
+                )
+                with engine_config(self.settings, lake=self.lake).open() as engine:
+                    run_etl(self.lake, engine, warehouse, behind)
+                result.loaded = behind
+
+    # -- the loop ------------------------------------------------------------
+    def run(self) -> None:
+        """Sync until stopped, woken by every committed ingest transaction."""
+        backoff = Backoff(first=2.0, maximum=60.0)
+        retry_at = 0.0
+        while not self.stop.is_set():
+            try:
+                with psycopg.connect(pg_config(self.settings).dsn, autocommit=True) as listen:
+                    listen.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    backoff.reset()
+                    while not self.stop.is_set():
+                        if time.monotonic() >= retry_at:
+                            retry_at = self._safe_pass(backoff)
+                        self._wait(listen, retry_at)
+            except psycopg.OperationalError as exc:
+                delay = backoff.next()
+                log.warning("sync paused, PostgreSQL: %s; again in %.0fs", short_reason(exc), delay)
+                self.stop.wait(delay)
+
+    def _safe_pass(self, backoff: Backoff) -> float:
+        """One pass; a failure is logged and retried with backoff (returns when to retry)."""
+        try:
+            result = self.sync_once()
+        except (SuperstoreError, OSError, psycopg.Error) as exc:
+            delay = backoff.next()
+            metrics.observe_sync_failure()
+            log.warning("sync failed (%s); again in %.0fs", short_reason(exc), delay)
+            return time.monotonic() + delay
+        backoff.reset()
+        if result.busy:
+            log.debug("sync: another process is syncing %s", self.lake.url)
+            return time.monotonic() + self.settings.sync_interval
+        return 0.0
+
+    def _wait(self, listen: psycopg.Connection, retry_at: float) -> None:
+        """Until a notification (then the debounce), the hot day's turn, or the idle wake.
+
+        After a failed pass, until its retry time: notifications do not hurry it.
+        """
+        now = time.monotonic()
+        until = min(now + _IDLE_WAKE, self._hot_due if self._hot_due > now else now + _IDLE_WAKE)
+        if retry_at > now:
+            until = retry_at
+        while not self.stop.is_set() and (left := until - time.monotonic()) > 0:
+            woke = list(listen.notifies(timeout=min(left, 1.0), stop_after=1))  # sees `stop`
+            if woke and retry_at <= time.monotonic():
+                self._settle(listen)
+                return
+
+    def _settle(self, listen: psycopg.Connection) -> None:
+        """Let a burst of commits end (each notifies) before syncing: at most `debounce`."""
+        deadline = time.monotonic() + self.debounce
+        while (left := deadline - time.monotonic()) > 0:
+            if not list(listen.notifies(timeout=left, stop_after=1)):
+                return
+
+
+def _days(days: list[dt.date]) -> str:
+    return ", ".join(str(d) for d in days[:5]) + (
+        f" and {len(days) - 5} more" if len(days) > 5 else ""
+    )
+
+
+def run_sync_until(settings: Settings, stop: threading.Event) -> None:
+    """The sync loop of `superstore run`, until `stop` is set."""
+    try:
+        Syncer(settings, stop).run()
+    except TransientError as exc:  # the supervisor restarts the thread, with backoff
+        raise TransientError(f"the sync loop stopped: {exc}") from exc
