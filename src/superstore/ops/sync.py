@@ -32,23 +32,17 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from superstore.errors import SuperstoreError, TransientError
-from superstore.etl import engine_config, run_etl
+from superstore.etl import behind_in_warehouse, engine_config, run_etl
 from superstore.export import export_days
-from superstore.oltp import (
-    NOTIFY_CHANNEL,
-    exported_marks,
-    release_sync_lock,
-    stale_days,
-    try_sync_lock,
-)
+from superstore.oltp import NOTIFY_CHANNEL, release_sync_lock, stale_days, try_sync_lock
 from superstore.ops import metrics
 from superstore.retry import Backoff, short_reason
 from superstore.settings import Settings
 from superstore.stack import pg_config
 from superstore.storage import LakeConfig
-from superstore.warehouse import Warehouse, time_key, warehouse_config
+from superstore.warehouse import warehouse_config
 
-__all__ = ["SyncPass", "Syncer", "behind_in_warehouse"]
+__all__ = ["SyncPass", "Syncer", "run_sync_until"]
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +59,6 @@ class SyncPass:
     waiting_hot: list[dt.date] = field(default_factory=list)  # stale, not due yet
     seconds: float = 0.0
     busy: bool = False  # another process holds the lake's sync lock
-
-
-def behind_in_warehouse(
-    conn: psycopg.Connection, lake: LakeConfig, warehouse: Warehouse
-) -> list[dt.date]:
-    """Days whose lake partition holds a newer mark than the warehouse loaded."""
-    lake_marks = exported_marks(conn, lake.url)
-    warehouse.create_schema()
-    loaded = {
-        int(k): int(m)
-        for k, m in warehouse.query(
-            f"SELECT time_key, change_mark FROM {warehouse.schema}.day_loads"
-        )
-    }
-    return sorted(d for d, mark in lake_marks.items() if loaded.get(time_key(d), -1) < mark)
 
 
 class Syncer:
