@@ -91,7 +91,7 @@ def test_normal_day_matches_the_database(seed_pg: PgConfig, lake: LakeConfig, se
     assert manifest.customers == len(customers) and manifest.products == len(products)
 
     doc = json.loads((part / "_manifest.json").read_text())
-    assert doc["sales"] == str(sales) and doc["lines"] == lines and doc["schema_version"] == 1
+    assert doc["sales"] == str(sales) and doc["lines"] == lines and doc["schema_version"] == 2
     assert doc["files"]["orders.csv"]["rows"] == lines
     assert {"pg_snapshot", "wal_lsn", "taken_at"} <= doc["snapshot"].keys()
     assert verify_day(lake, busiest) == manifest == read_manifest(lake, busiest)

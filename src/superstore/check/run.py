@@ -15,7 +15,7 @@ from superstore.check.layers import (
 )
 from superstore.check.reconcile import Report, reconcile
 from superstore.contract import Expectations
-from superstore.oltp import rejected_offsets
+from superstore.oltp import refused_offsets
 from superstore.settings import Settings
 from superstore.stack import kafka_config, pg_config
 from superstore.storage import LakeConfig
@@ -43,7 +43,7 @@ def run_check(
         pg = pg_config(settings)
         kafka = kafka_config(settings)
         with pg.connect(autocommit=True) as conn:
-            refused = rejected_offsets(conn, kafka.topic)
+            refused = refused_offsets(conn, kafka.topic)
         layers.append(
             kafka_layer(kafka, expect=Expectations.from_settings(settings), refused=refused)
         )

@@ -9,7 +9,7 @@ from rich.console import Console
 from superstore.contract import Expectations
 from superstore.data import dataset_path, load_lines
 from superstore.errors import FatalError, SuperstoreError
-from superstore.oltp import rejected_offsets
+from superstore.oltp import refused_offsets
 from superstore.produce import read_topic
 from superstore.settings import Settings
 from superstore.stack import kafka_config, pg_config
@@ -77,6 +77,6 @@ def _refused(settings: Settings, topic: str) -> set[tuple[int, int]]:
     """The offsets the ingest dead-lettered, when a PostgreSQL is there to ask."""
     try:
         with pg_config(settings).connect(autocommit=True, connect_timeout=2) as conn:
-            return rejected_offsets(conn, topic)
+            return refused_offsets(conn, topic)
     except (SuperstoreError, psycopg.Error):  # no database, or not migrated yet
         return set()

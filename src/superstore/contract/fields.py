@@ -1,4 +1,4 @@
-"""The message contract's fields, declared once: name, kind, whether a message must carry it.
+r"""The message contract's fields, declared once: name, kind, whether a message must carry it.
 
 Every other form of the contract comes from this table. The judge (the
 validator that names a dead letter's reason) is built from it; the canonical

@@ -24,6 +24,7 @@ from superstore.export.dump import TableDump, dump_table
 from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS
 from superstore.export.manifest import Manifest, order_stats
 from superstore.export.publish import check_written, discard, publish, temp_path
+from superstore.faults import crash_point
 from superstore.oltp import (
     Snapshot,
     day_marks,
@@ -66,6 +67,7 @@ def export_days(
         manifests = []
         for done, day in enumerate(todo, start=1):
             manifests.append(_export_one(snap, lake, fs, day, marks[day]))
+            crash_point("lake_after_publish")
             recorder.published(day, marks[day])
             if on_day:
                 on_day(manifests[-1], done, len(todo))

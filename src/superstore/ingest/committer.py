@@ -23,7 +23,7 @@ from superstore.clients import KafkaConfig, PgConfig
 from superstore.errors import TransientError
 from superstore.faults import crash_point
 from superstore.ingest.dlq import DeadLetters
-from superstore.oltp import Batch, FencedError, Reject, find_refused, write_batch
+from superstore.oltp import REFUSED_REASON, Batch, FencedError, Reject, find_refused, write_batch
 from superstore.retry import Backoff, retry, short_reason
 
 __all__ = ["PG_TRANSIENT", "BatchCommitter", "Commit", "IngestStats", "Outcome", "retry_pg"]
@@ -165,7 +165,7 @@ class BatchCommitter:
         rejects = list(batch.rejects)
         for staged in lines:
             if staged.key in refused:
-                reason = f"refused by PostgreSQL: {refused[staged.key]}"
+                reason = f"{REFUSED_REASON}: {refused[staged.key]}"
                 key = staged.doc.order_id.encode()
                 rejects.append(
                     Reject(

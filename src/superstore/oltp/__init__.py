@@ -13,6 +13,7 @@ Other packages call these functions; none writes SQL against these tables.
 from superstore.oltp.batch import (
     NOTIFY_CHANNEL,
     TRACKING_LOCK,
+    BatchResult,
     FencedError,
     find_refused,
     read_offsets,
@@ -34,11 +35,13 @@ from superstore.oltp.exports import EXPORTED_COLUMNS, day_copy_sql, day_totals_s
 from superstore.oltp.load import load_lines_direct
 from superstore.oltp.migrate import migrate, migrations
 from superstore.oltp.reads import (
+    REFUSED_REASON,
     known_categories,
     order_dates,
     orphan_counts,
+    read_lines,
+    refused_offsets,
     rejected_count,
-    rejected_offsets,
     totals_by_day,
 )
 from superstore.oltp.records import Batch, Reject, StagedEvent, StagedLine
@@ -50,9 +53,11 @@ __all__ = [
     "EXPORTED_COLUMNS",
     "NOTIFY_CHANNEL",
     "OUTCOME_COLUMNS",
+    "REFUSED_REASON",
     "TRACKING_LOCK",
     "WIDE_COLUMNS",
     "Batch",
+    "BatchResult",
     "FencedError",
     "Reject",
     "Snapshot",
@@ -73,11 +78,12 @@ __all__ = [
     "open_snapshot",
     "order_dates",
     "orphan_counts",
+    "read_lines",
     "read_offsets",
     "read_today",
     "record_exports",
+    "refused_offsets",
     "rejected_count",
-    "rejected_offsets",
     "release_sync_lock",
     "stale_days",
     "totals_by_day",

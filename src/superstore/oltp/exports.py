@@ -93,6 +93,8 @@ ORDER BY p.product_id, p.product_name""",
     ),
 }
 EXPORTED_COLUMNS: dict[str, tuple[str, ...]] = {t: tuple(c) for t, (c, _) in _TABLES.items()}
+#: Each field of a line message -> its SQL over orders o, order_lines l, customers c, products p.
+LINE_EXPRESSIONS: dict[str, str] = _TABLES["orders"][0]
 
 
 def _date_literal(day: dt.date) -> str:

@@ -7,21 +7,28 @@ command that asks several questions pays one connection.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 import psycopg
 
-from superstore.oltp.exports import DAY_OUTCOMES
+from superstore.contract import LINE_FIELD_NAMES, OrderLine
+from superstore.oltp.exports import DAY_OUTCOMES, LINE_EXPRESSIONS
 
 __all__ = [
+    "REFUSED_REASON",
     "DayLines",
     "known_categories",
     "order_dates",
     "orphan_counts",
+    "read_lines",
+    "refused_offsets",
     "rejected_count",
-    "rejected_offsets",
     "totals_by_day",
 ]
+
+#: How a dead letter's reason starts when PostgreSQL, not the contract, refused the line.
+REFUSED_REASON = "refused by PostgreSQL"
 
 # order date, lines, orders, exact sales, cancelled lines and sales, returned lines and sales
 DayLines = tuple[dt.date, int, int, Decimal, int, Decimal, int, Decimal]
@@ -46,12 +53,43 @@ GROUP BY o.order_date
 """
 
 
-def rejected_offsets(conn: psycopg.Connection, topic: str) -> set[tuple[int, int]]:
-    """(partition, offset) of every dead-lettered message of ``topic``."""
+def refused_offsets(conn: psycopg.Connection, topic: str) -> set[tuple[int, int]]:
+    """(partition, offset) of the messages of ``topic`` valid by the contract that
+    PostgreSQL itself refused (dead-lettered with `REFUSED_REASON`).
+
+    Whoever judges the topic again (check, topic stats) counts them as rejected
+    too, so every layer agrees with the dead-letter queue.
+    """
     rows = conn.execute(
-        'SELECT partition, "offset" FROM rejected_lines WHERE topic = %s', [topic]
+        'SELECT partition, "offset" FROM rejected_lines WHERE topic = %s'
+        " AND starts_with(reason, %s)",
+        [topic, REFUSED_REASON],
     ).fetchall()
     return {(int(p), int(o)) for p, o in rows}
+
+
+def read_lines(conn: psycopg.Connection, keys: Iterable[tuple[str, int]]) -> list[OrderLine]:
+    """The stored lines of the natural keys `keys`, as the contract's model (absent keys skipped).
+
+    For writers that correct a stored line (benchmarks, tools): the line as a
+    message would carry it, so changing one field and sending it back is a
+    correction.
+    """
+    wanted = list(keys)
+    if not wanted:
+        return []
+    fields = [f for f in LINE_FIELD_NAMES if f in LINE_EXPRESSIONS]
+    select = ", ".join(LINE_EXPRESSIONS[f] for f in fields)
+    rows = conn.execute(
+        f"""SELECT {select}
+        FROM unnest(%s::text[], %s::int[]) AS k(order_id, line_number)
+        JOIN order_lines l ON l.order_id = k.order_id AND l.line_number = k.line_number
+        JOIN orders o ON o.order_id = l.order_id
+        JOIN customers c ON c.customer_id = o.customer_id
+        JOIN products p ON p.product_id = l.product_id AND p.product_name = l.product_name""",
+        [[k[0] for k in wanted], [k[1] for k in wanted]],
+    ).fetchall()
+    return [OrderLine(**dict(zip(fields, row, strict=True))) for row in rows]
 
 
 def known_categories(conn: psycopg.Connection) -> set[tuple[str, str]]:

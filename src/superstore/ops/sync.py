@@ -34,6 +34,7 @@ import psycopg
 from superstore.errors import SuperstoreError, TransientError
 from superstore.etl import behind_in_warehouse, engine_config, run_etl
 from superstore.export import export_days
+from superstore.faults import crash_point
 from superstore.oltp import NOTIFY_CHANNEL, release_sync_lock, stale_days, try_sync_lock
 from superstore.ops import metrics
 from superstore.retry import Backoff, short_reason
@@ -84,8 +85,11 @@ class Syncer:
         return self._clock.now(ZoneInfo(self.settings.timezone)).date()
 
     # -- one pass ----------------------------------------------------------
-    def sync_once(self, include_hot: bool | None = None) -> SyncPass:
-        """Export and load every stale day (the hot day only when due, or when asked)."""
+    def sync_once(self, include_hot: bool | None = None, until: dt.date | None = None) -> SyncPass:
+        """Export and load every stale day (the hot day only when due, or when asked).
+
+        `until`: only days up to it (a scheduler's run for a finished day).
+        """
         started, cpu = time.monotonic(), time.thread_time()
         hot_now = time.monotonic() >= self._hot_due if include_hot is None else include_hot
         result = SyncPass()
@@ -95,7 +99,7 @@ class Syncer:
                 result.busy = True
                 return result
             try:
-                self._pass(conn, hot_now, result)
+                self._pass(conn, hot_now, result, until)
             finally:
                 release_sync_lock(conn, self.lake.url)
         result.seconds = time.monotonic() - started
@@ -109,20 +113,25 @@ class Syncer:
         )
         return result
 
-    def _pass(self, conn: psycopg.Connection, hot_now: bool, result: SyncPass) -> None:
+    def _pass(
+        self, conn: psycopg.Connection, hot_now: bool, result: SyncPass, until: dt.date | None
+    ) -> None:
         today = self.today()
         stale = [s.day for s in stale_days(conn, self.lake.url)]
         result.waiting_hot = [] if hot_now else [d for d in stale if d >= today]
-        todo = [d for d in stale if hot_now or d < today]
+
+        def due(day: dt.date) -> bool:
+            return (hot_now or day < today) and (until is None or day <= until)
+
+        todo = [d for d in stale if due(d)]
         metrics.set_stale_days(len(stale) - len(todo))
         if todo:
             log.info("sync: exporting %d changed day(s): %s", len(todo), _days(todo))
             export_days(pg_config(self.settings), self.lake, todo)
             result.exported = todo
+            crash_point("sync_after_export")
         with warehouse_config(self.settings).open() as warehouse:
-            behind = [
-                d for d in behind_in_warehouse(conn, self.lake, warehouse) if hot_now or d < today
-            ]
+            behind = [d for d in behind_in_warehouse(conn, self.lake, warehouse) if due(d)]
             if behind:
                 log.info(
                     "sync: loading %d day(s) into the warehouse: %s", len(behind), _days(behind)

@@ -27,6 +27,7 @@ from superstore.contract import (
     line_key,
 )
 from superstore.errors import TransientError
+from superstore.oltp import REFUSED_REASON
 
 __all__ = ["TopicSummary", "deleted_by_retention", "read_topic", "scan_topic"]
 
@@ -129,7 +130,7 @@ def read_topic(
     def visit_message(msg: Message) -> None:
         if (msg.partition(), msg.offset()) in skip:
             summary.invalid += 1
-            summary.invalid_reasons["refused by PostgreSQL"] += 1
+            summary.invalid_reasons[REFUSED_REASON] += 1
             return
         try:
             doc = decode_message(msg.value(), expect)

@@ -23,6 +23,7 @@ import duckdb
 
 from superstore.dialects import render
 from superstore.errors import FatalError, TransientError
+from superstore.faults import crash_point
 from superstore.settings import Settings
 from superstore.warehouse.base import Query, StarBatch, TargetConfig, Warehouse, WarehouseReader
 from superstore.warehouse.merge import merge_statements, stage_name
@@ -120,6 +121,7 @@ class DuckDBWarehouse(Warehouse):
                         con.execute(render(statement, self.dialect))
                 if check:
                     check(self._query_on(con))
+                crash_point("warehouse_before_commit")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise

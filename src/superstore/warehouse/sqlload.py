@@ -25,6 +25,7 @@ import pyarrow.csv as pa_csv
 
 from superstore.dialects import render
 from superstore.errors import FatalError, SuperstoreError, TransientError
+from superstore.faults import crash_point
 from superstore.warehouse.base import Query, StarBatch, Warehouse
 from superstore.warehouse.merge import merge_statements, stage_name
 from superstore.warehouse.schema import (
@@ -162,6 +163,7 @@ class SqlWarehouse(Warehouse):
                     self.execute(cursor, render(statement, self.dialect))
                 if check:
                     check(self._query_on(cursor))
+                crash_point("warehouse_before_commit")
                 for table, _ in staged:
                     self.execute(cursor, f"DROP TABLE {stage_name(table)}")
         finally:
