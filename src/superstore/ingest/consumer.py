@@ -29,7 +29,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig, PgConfig
@@ -50,6 +57,7 @@ __all__ = ["BatchReport", "IngestOptions", "IngestStats", "Ingestor"]
 
 log = logging.getLogger(__name__)
 ASSIGN_WAIT = 60.0
+IDLE_GIVE_UP = 60.0  # --until-idle stops after this long without data even if behind
 
 
 @dataclass(frozen=True)
@@ -183,7 +191,34 @@ class Ingestor:
             return False
         if not self._assigned_at and now - self.stats.started < max(idle, ASSIGN_WAIT):
             return False
-        return now - last_data >= idle
+        if now - last_data < idle:
+            return False
+        # Quiet is not the end: a loaded machine or a slow fetch can leave a partition
+        # behind for seconds. Stop only when every owned partition is caught up (or,
+        # should the broker never deliver, after a much longer wait, saying so).
+        behind = self._behind()
+        if not behind:
+            return True
+        if now - last_data >= max(IDLE_GIVE_UP, 6 * idle):
+            log.warning("stopping while partitions are behind (messages left: %s)", behind)
+            return True
+        return False
+
+    def _behind(self) -> dict[int, int]:
+        """Owned partitions whose stored position is short of the broker's end, and by how much."""
+        assert self._consumer is not None
+        behind = {}
+        for partition, position in self._stored.items():
+            tp = TopicPartition(self.kafka.topic, partition)
+            try:
+                _, high = self._consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            except KafkaException as exc:
+                log.debug("watermarks of partition %s: %s", partition, exc)
+                behind[partition] = -1  # unknown: not known to be caught up
+                continue
+            if high > (position or 0):
+                behind[partition] = high - (position or 0)
+        return behind
 
     def _close(self) -> None:
         if self._consumer is not None:
