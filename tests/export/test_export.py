@@ -18,7 +18,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from superstore.clients import PgConfig
 from superstore.data import SUPERSTORE_COLUMNS, load_lines
-from superstore.errors import ConfigError, FatalError
+from superstore.errors import ConfigError, FatalError, TransientError
 from superstore.export import (
     DATA_FILES,
     VerifyError,
@@ -29,7 +29,7 @@ from superstore.export import (
     verify_day,
 )
 from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS
-from superstore.oltp import load_lines_direct
+from superstore.oltp import load_lines_direct, try_lock_export, unlock_export
 from superstore.storage import LakeConfig
 
 
@@ -239,3 +239,15 @@ def test_database_without_the_schema_is_a_config_error(
         with pytest.raises(ConfigError, match="has no pipeline tables"):
             export_days(schemaless_pg, lake, days)
     assert list_partitions(lake) == []
+
+
+def test_one_export_of_a_lake_at_a_time(seed_pg: PgConfig, lake: LakeConfig) -> None:
+    """The lake's export lock is taken before the snapshot: a second exporter is turned
+    away instead of publishing a partition older than the first one's."""
+    day = dt.date(2016, 11, 8)
+    with seed_pg.connect(autocommit=True) as holder:
+        assert try_lock_export(holder, lake.url)
+        with pytest.raises(TransientError, match=r"another export to .* is running"):
+            export_day(seed_pg, lake, day)
+        unlock_export(holder, lake.url)
+    assert export_day(seed_pg, lake, day).lines > 0

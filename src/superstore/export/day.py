@@ -8,6 +8,7 @@ lake are serialised with a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
@@ -33,6 +34,7 @@ from superstore.oltp import (
     order_dates,
     record_exports,
     try_lock_export,
+    unlock_export,
 )
 from superstore.storage import LakeConfig, lake_errors
 
@@ -60,8 +62,8 @@ def export_days(
     A day with no orders still gets a partition (zero rows, ``lines: 0``).
     """
     fs = lake.fs()
-    with open_snapshot(pg) as snap, _Recorder(pg, lake) as recorder:
-        _lock_lake(snap.main, lake)
+    # The lake's lock first, then the snapshot: one export after another, each newer.
+    with _Recorder(pg, lake) as recorder, open_snapshot(pg) as snap:
         todo = sorted(set(days)) if days is not None else order_dates(snap.main)
         marks = day_marks(snap.main, todo)  # what this snapshot holds of each day
         manifests = []
@@ -75,11 +77,12 @@ def export_days(
 
 
 class _Recorder:
-    """Records each published partition's mark in PostgreSQL (the index of stale days).
+    """Holds the lake's export lock, and records each published partition's mark.
 
-    Its own connection, outside the read-only snapshot, committing after each
-    partition: a crash between publishing and recording only leaves the day
-    looking stale, and exporting it again is idempotent.
+    Its own connection, outside the read-only snapshot: it takes the lock
+    before the snapshot exists, and commits the mark after each partition, so
+    a crash between publishing and recording only leaves the day looking
+    stale, and exporting it again is idempotent.
     """
 
     def __init__(self, pg: PgConfig, lake: LakeConfig) -> None:
@@ -88,23 +91,28 @@ class _Recorder:
         self._conn: psycopg.Connection | None = None
 
     def __enter__(self) -> _Recorder:
+        self._conn = self._pg.connect(autocommit=True)
+        try:
+            locked = try_lock_export(self._conn, self._lake.url)
+        except BaseException:
+            self._conn.close()
+            raise
+        if not locked:
+            self._conn.close()
+            raise TransientError(
+                f"another export to {self._lake.url} is running", hint="wait for it and try again"
+            )
         return self
 
     def published(self, day: dt.date, mark: int) -> None:
-        if self._conn is None:
-            self._conn = self._pg.connect(autocommit=True)
+        assert self._conn is not None
         record_exports(self._conn, self._lake.url, {day: mark})
 
     def __exit__(self, *exc: object) -> None:
         if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                unlock_export(self._conn, self._lake.url)
             self._conn.close()
-
-
-def _lock_lake(conn: psycopg.Connection, lake: LakeConfig) -> None:
-    if not try_lock_export(conn, lake.url):
-        raise TransientError(
-            f"another export to {lake.url} is running", hint="wait for it and try again"
-        )
 
 
 def _export_one(

@@ -31,7 +31,13 @@ from superstore.oltp.changes import (
 )
 from superstore.oltp.day_totals import drifted_days, tracked_days
 from superstore.oltp.events import OUTCOME_COLUMNS
-from superstore.oltp.exports import EXPORTED_COLUMNS, day_copy_sql, day_totals_sql, try_lock_export
+from superstore.oltp.exports import (
+    EXPORTED_COLUMNS,
+    day_copy_sql,
+    day_totals_sql,
+    try_lock_export,
+    unlock_export,
+)
 from superstore.oltp.load import load_lines_direct
 from superstore.oltp.migrate import migrate, migrations
 from superstore.oltp.reads import (
@@ -90,6 +96,7 @@ __all__ = [
     "tracked_days",
     "try_lock_export",
     "try_sync_lock",
+    "unlock_export",
     "wide_table_ddl",
     "write_batch",
     "write_wide",

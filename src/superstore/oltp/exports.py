@@ -24,6 +24,7 @@ __all__ = [
     "day_copy_sql",
     "day_totals_sql",
     "try_lock_export",
+    "unlock_export",
 ]
 
 EXPORT_LOCK = 0x5E5E_0005  # first key of pg_try_advisory_xact_lock(int, int) for exports
@@ -127,8 +128,24 @@ def day_totals_sql(day: dt.date) -> str:
     return f"SELECT {DAY_OUTCOMES} " + _DAY_LINES.format(day=_date_literal(day))
 
 
+def _export_key(target: str) -> int:
+    return zlib.crc32(target.encode()) - (1 << 31)  # signed int4
+
+
 def try_lock_export(conn: psycopg.Connection, target: str) -> bool:
-    """Take the export lock of ``target`` (a lake URL) for the current transaction, if free."""
-    key = zlib.crc32(target.encode()) - (1 << 31)  # signed int4
-    row = conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [EXPORT_LOCK, key]).fetchone()
+    """Take the export lock of ``target`` (a lake URL) for the session, if free.
+
+    Taken BEFORE the export's snapshot, on a connection of its own: exports of
+    one lake then run one after the other with ever newer snapshots, so a
+    partition is never replaced by an older one. Released by
+    `unlock_export`, or by the session ending (a killed exporter).
+    """
+    row = conn.execute(
+        "SELECT pg_try_advisory_lock(%s, %s)", [EXPORT_LOCK, _export_key(target)]
+    ).fetchone()
     return bool(row and row[0])
+
+
+def unlock_export(conn: psycopg.Connection, target: str) -> None:
+    """Let the next export of ``target`` run."""
+    conn.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK, _export_key(target)])
