@@ -20,7 +20,7 @@ from fsspec import AbstractFileSystem
 
 from superstore import __version__
 from superstore.clients import PgConfig
-from superstore.errors import FatalError, TransientError
+from superstore.errors import BusyError, FatalError
 from superstore.export.dump import TableDump, dump_table
 from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS
 from superstore.export.manifest import Manifest, order_stats
@@ -99,7 +99,7 @@ class _Recorder:
             raise
         if not locked:
             self._conn.close()
-            raise TransientError(
+            raise BusyError(
                 f"another export to {self._lake.url} is running", hint="wait for it and try again"
             )
         return self

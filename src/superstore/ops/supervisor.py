@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from superstore.check import Report, run_check
 from superstore.contract import Expectations
-from superstore.errors import SuperstoreError
+from superstore.errors import BusyError, SuperstoreError
 from superstore.export import list_partitions
 from superstore.ingest import BatchReport, IngestOptions, Ingestor
 from superstore.oltp import known_categories, order_dates, rejected_count
@@ -37,6 +37,7 @@ from superstore.web import serve_until
 __all__ = ["Supervisor", "SupervisorOptions"]
 
 log = logging.getLogger(__name__)
+BUSY_RETRY = 5.0  # seconds: another process holds the lake (the sync): try again then
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,10 @@ class Supervisor:
             log.info("running export + etl for %d day(s): %s..%s", len(days), days[0], days[-1])
             self._export(days)
             self._etl(days)
+        except BusyError as exc:  # the continuous sync is exporting this lake: our turn soon
+            log.info("export/etl of %s..%s waits: %s", days[0], days[-1], exc)
+            self._next_try = time.monotonic() + BUSY_RETRY
+            return []
         except (SuperstoreError, OSError) as exc:
             self._failed(days, exc)
             return []

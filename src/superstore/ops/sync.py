@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from superstore.errors import SuperstoreError, TransientError
+from superstore.errors import BusyError, SuperstoreError, TransientError
 from superstore.etl import behind_in_warehouse, engine_config, run_etl
 from superstore.export import export_days
 from superstore.faults import crash_point
@@ -163,6 +163,9 @@ class Syncer:
         """One pass; a failure is logged and retried with backoff (returns when to retry)."""
         try:
             result = self.sync_once()
+        except BusyError as exc:  # the daily close or a manual export holds the lake
+            log.debug("sync waits: %s", exc)
+            return time.monotonic() + self.settings.sync_interval
         except (SuperstoreError, OSError, psycopg.Error) as exc:
             delay = backoff.next()
             metrics.observe_sync_failure()
