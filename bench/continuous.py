@@ -381,6 +381,7 @@ def verdicts(results: dict) -> dict[str, bool | None]:
     analytics = live.get("analytics_freshness_s") or {}
     share = live.get("sync_core_share")
     p99s = [(v or {}).get("p99") for v in analytics.values()]
+
     def every(values: list[Any], limit: float) -> bool | None:
         return all(v is not None and v <= limit for v in values) if values else None
 
