@@ -165,7 +165,7 @@ class AnalyticsProbes:
 
     @contextlib.contextmanager
     def running(self, per_kind: int) -> Iterator[None]:
-        """Probe in a thread while the caller produces the live traffic."""
+        """Probe in a thread while the caller produces the live traffic (at most `per_kind` each)."""
         stop = threading.Event()
 
         def loop() -> None:
@@ -181,8 +181,8 @@ class AnalyticsProbes:
         try:
             yield
         finally:
-            thread.join()  # every probe finishes (each at most TIMEOUT)
-            stop.set()
+            stop.set()  # probes only while the traffic runs; the one in flight finishes
+            thread.join()
 
     def results(self) -> dict[str, Any]:
         """Every sample (seconds) and the misses, per kind."""

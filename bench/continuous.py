@@ -23,7 +23,7 @@ B. **Resync.** A history of ``--history-lines`` (10M) lines, exported and
    loaded; then one line changed in each of 100 days; the time of the one
    sync pass that re-exports and reloads them.
 
-    python -m bench.continuous [--rate 1000] [--seconds 30] [--rounds 2] [--probes 8]
+    python -m bench.continuous [--rate 1000] [--seconds 90] [--rounds 2] [--probes 10]
         [--history-lines 10000000] [--skip-resync]
 """
 
@@ -312,9 +312,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--rate", type=float, default=1000.0, help="live lines/s dated today")
-    p.add_argument("--seconds", type=float, default=30.0, help="measured window per round")
+    p.add_argument("--seconds", type=float, default=90.0, help="measured window per round")
     p.add_argument("--rounds", type=int, default=2, help="rounds of (sync, no-sync)")
-    p.add_argument("--probes", type=int, default=8, help="analytics probes per kind per round")
+    p.add_argument("--probes", type=int, default=10, help="at most, per kind per round")
     p.add_argument("--history-lines", type=int, default=10_000_000, help="resync history size")
     p.add_argument("--skip-resync", action="store_true", help="phase A only")
     p.add_argument("--skip-live", action="store_true", help="phase B only")
