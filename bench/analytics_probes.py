@@ -165,7 +165,7 @@ class AnalyticsProbes:
 
     @contextlib.contextmanager
     def running(self, per_kind: int) -> Iterator[None]:
-        """Probe in a thread while the caller produces the live traffic (at most `per_kind` each)."""
+        """Probe in a thread while the caller produces the traffic (`per_kind` each at most)."""
         stop = threading.Event()
 
         def loop() -> None:
