@@ -259,7 +259,11 @@ def _wait_ready(
             except httpx.HTTPError:
                 pass
         time.sleep(0.05)
-    raise OidcFixtureError(f"test OIDC provider not ready after {timeout:.0f} s (log: {log})")
+    tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+    raise OidcFixtureError(
+        f"test OIDC provider not ready after {timeout:.0f} s (ready file "
+        f"{'written' if ready_file.exists() else 'not written'}; log {log}: {tail})"
+    )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -286,7 +290,7 @@ def run_oidc_provider(
     accounts: Sequence[OidcAccount] | None = None,
     lifetimes: OidcLifetimes | None = None,
     cache_dir: Path | None = None,
-    timeout: float = 30.0,
+    timeout: float = 120.0,  # about 1 s when idle; far more on a CI machine under load
 ) -> Iterator[OidcProvider]:
     """Run a provider on 127.0.0.1 (free port) until the block ends."""
     clients = tuple(clients) if clients is not None else (default_client(),)
