@@ -96,4 +96,4 @@ def test_stale_days_are_listed_and_processed_by_hand(
     status = cli("status", env=env).stdout
     assert "0 day(s) changed since" in status and "0 day(s) behind the lake" in status, status
     again = cli("export", "--stale", env=env)
-    assert again.returncode == 0 and "no stale day" in again.stdout
+    assert again.returncode == 0 and "no stale day" in again.stdout + again.stderr

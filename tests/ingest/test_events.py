@@ -88,8 +88,7 @@ def test_a_cancellation_leaves_today_at_once_and_keeps_history(
     orders = orders_of(TODAY, 6)
     feed.write(flat(orders))
     before = snapshot(fresh_pg, TODAY)
-    with feed.conn as conn:
-        mark = day_marks(conn, [TODAY])[TODAY]
+    mark = day_marks(feed.conn, [TODAY])[TODAY]
     gone = orders[2]
 
     result = feed.write([], [cancel(gone[0].order_id)])

@@ -128,7 +128,7 @@ class Scenario:
 def produce(
     kafka: KafkaConfig, lines: list[OrderLine], events: tuple[OrderEvent, ...] | list = ()
 ) -> None:
-    records = to_records(lines) + [(e.order_id, encode_event(e)) for e in events]
+    records = [*to_records(lines), *((e.order_id, encode_event(e)) for e in events)]
     result = produce_records(kafka, records)
     assert result.sent == len(records) and not result.failed
 
@@ -203,6 +203,10 @@ def wait_for(settings: Settings, expected: dict, within: float, run: RunProcess)
     """Seconds until every layer holds `expected` and `check` is green."""
     started = time.monotonic()
     wrong: list[str] = ["not looked yet"]
+    with pg_config(settings).connect(autocommit=True) as conn:  # no ERROR from our own polls
+        while conn.execute("SELECT to_regclass('order_lines')").fetchone() == (None,):
+            assert time.monotonic() - started < within, "run never created the schema"
+            time.sleep(0.2)
     while time.monotonic() - started < within:
         assert run.proc.poll() is None, f"run exited {run.proc.returncode}:\n{run.output()}"
         try:
