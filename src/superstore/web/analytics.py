@@ -65,6 +65,7 @@ class Kpis(BaseModel):
     cities: int
     lines: int
     margin: Decimal | None = None
+    city_names: int = 0  # distinct city names (a name shared by two states counts once)
 
 
 class Comparison(BaseModel):
@@ -96,7 +97,8 @@ def kpis(cubes: Cubes, filters: Filters, dates: DateSet | None = None) -> Kpis:
     SELECT sums.*,
       (SELECT coalesce(sum(orders), 0) FROM orders {where(params, "any")}) AS orders,
       ({customers}) AS customers,
-      (SELECT count(DISTINCT (state, city)) FROM cities {where(params, "any")}) AS cities
+      (SELECT count(DISTINCT (state, city)) FROM cities {where(params, "any")}) AS cities,
+      (SELECT count(DISTINCT city) FROM cities {where(params, "any")}) AS city_names
     FROM sums"""
     (row,) = query(cubes.cursor(), sql, params | extra)
     sums = sums_of(row)
@@ -105,6 +107,7 @@ def kpis(cubes: Cubes, filters: Filters, dates: DateSet | None = None) -> Kpis:
         orders=row["orders"],
         customers=row["customers"],
         cities=row["cities"],
+        city_names=row["city_names"],
         margin=measure("margin").value(sums),
     )
 

@@ -148,7 +148,7 @@ class Visual:
 
 def _csv_columns(visual: Visual, m: Measure) -> list[str]:
     if visual.name == "kpis":
-        return ["sales", "profit", "quantity", "lines", "orders", "customers", "cities", "margin"]
+        return [*Kpis.model_fields]
     if visual.name == "growth":
         return ["period", "sales", "prev_sales", "yoy_pct", m.name, f"prev_{m.name}", "change"]
     measure_column = [] if m.name in BASE_COLUMNS else [m.name]
