@@ -123,6 +123,22 @@ AN.state = (() => {
   }
   const query = (extra) => filterParams(extra).toString();
 
+  function breakdownParams(extra = {}) {
+    return { by: s.by, top: s.top, measure: s.measure === "sales" ? null : s.measure,
+      sub_category: s.by === "product" ? s.bsub : null, ...extra };
+  }
+  // The API call of every visual for the current state, in the order the page renders them.
+  function visualUrls() {
+    const m = { measure: s.measure };
+    const api = "/api/analytics";
+    return [
+      `${api}/kpis?${query({})}`, `${api}/category-trend?${query({ ...m, grain: s.trend })}`,
+      `${api}/segments?${query(m)}`, `${api}/regions?${query(m)}`,
+      `${api}/growth?${query({ ...m, grain: s.growth })}`, `${api}/states?${query(m)}`,
+      `${api}/breakdown?${query(breakdownParams())}`,
+    ];
+  }
+
   function write() {
     const p = filterParams();
     for (const k of ["measure", "trend", "growth", "by", "top", "bsub"]) {
@@ -159,6 +175,7 @@ AN.state = (() => {
 
   return {
     s, DEFAULTS, GRAINS, LEVELS, TOPS, read, write, query, filterParams, anyFilter, reset, chips,
+    breakdownParams, visualUrls,
     parsePeriod, labelOf, finer, path, prettyPeriod, fitGrains, isoDay, iso,
   };
 })();

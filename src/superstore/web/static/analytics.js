@@ -12,6 +12,7 @@
   let seq = 0;
   let inflight = null;
   let measure = null;
+  let boot = null;
   const charts = {};
   const VISUALS = ["trend", "segments", "regions", "growth", "states"];
   const TITLES = {
@@ -159,7 +160,7 @@
       $(`csv-${stem}`).href = `${API}/${stem}?${st.query({ ...extra, format: "csv" })}`;
     }
     $("csv-kpis").href = `${API}/kpis?${st.query({ format: "csv" })}`;
-    $("csv-breakdown").href = `${API}/breakdown?${st.query(breakdownParams({ format: "csv" }))}`;
+    $("csv-breakdown").href = `${API}/breakdown?${st.query(st.breakdownParams({ format: "csv" }))}`;
     $("zip").href = `${API}/export?${st.query({ measure: s.measure, trend: s.trend, growth: s.growth, by: s.by, top: s.top })}`;
     for (const [v, title] of Object.entries(TITLES)) {
       const el = document.querySelector(`[data-visual="${v}"] .title`);
@@ -190,9 +191,7 @@
     nav.hidden = !s.period;
   }
 
-  function breakdownParams(extra = {}) {
-    return { by: s.by, top: s.top, measure: s.measure === "sales" ? null : s.measure, sub_category: s.by === "product" ? s.bsub : null, ...extra };
-  }
+
 
   // ---- KPI cards ---------------------------------------------------------------------
   const KPIS = [["sales", "money"], ["profit", "money"], ["margin", "ratio"], ["orders", "count"],
@@ -220,13 +219,15 @@
     const ctrl = new AbortController();
     inflight = ctrl;
     document.body.dataset.state = "loading";
-    const m = { measure: s.measure };
-    const get = (path, extra) => SS.getJSON(`${API}/${path}?${st.query(extra)}`, ctrl.signal);
+    // The first view's answers were asked for while the scripts loaded (analytics-boot.js).
+    const early = boot && boot.urls;
+    boot = null;
+    const get = (url, i) => (early && early[i] === url ? early.data[i] : null) || SS.getJSON(url, ctrl.signal);
     try {
-      const [k, trend, seg, reg, growth, states, table] = await Promise.all([
-        get("kpis", {}), get("category-trend", { ...m, grain: s.trend }), get("segments", m), get("regions", m),
-        get("growth", { ...m, grain: s.growth }), get("states", m), get("breakdown", breakdownParams()),
-      ]);
+      const [k, trend, seg, reg, growth, states, table] = await Promise.all(
+        st.visualUrls().map((url, i) => Promise.resolve(get(url, i)).then((got) => got || SS.getJSON(url, ctrl.signal))),
+      );
+      if (seq === 0) performance.mark("data");
       const c = ctx();
       renderKpis(k);
       AN.visuals.trend(charts.trend, trend, c);
@@ -300,15 +301,18 @@
   }
 
   async function start() {
+    performance.mark("scripts-run");
     SS.initTheme();
     for (const [v, id] of [["trend", "chart-trend"], ["segments", "chart-segments"], ["regions", "chart-regions"],
       ["growth", "chart-growth"], ["states", "chart-states"]]) charts[v] = SS.chart(id);
     try {
+      boot = await AN.boot;
       const [opts, topo] = await Promise.all([
-        SS.getJSON(`${API}/options`),
-        SS.getJSON("/static/vendor/us-states-albers-10m.json"),
+        boot.options || SS.getJSON(`${API}/options`),
+        boot.topo || SS.getJSON("/static/vendor/us-states-albers-10m.json"),
       ]);
       options = opts;
+      performance.mark("options");
       echarts.registerMap("us-states", topojson.feature(topo, topo.objects.states));
     } catch (err) {
       document.body.dataset.state = "error";
@@ -319,7 +323,7 @@
     SS.setMembers("segment", options.segments);
     SS.setMembers("region", options.regions);
     $("warehouse").textContent = `warehouse: ${SS.int(options.facts)} sales lines`;
-    const dropped = st.read(options);
+    const dropped = boot.options ? boot.dropped : st.read(options);
     measure = options.measures.find((m) => m.name === s.measure);
     buildControls();
     wireCharts();

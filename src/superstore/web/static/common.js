@@ -89,7 +89,7 @@ const SS = (() => {
   // full, sorted list of its dimension (registered once per page).
   function setMembers(dimension, names) { members[dimension] = [...names].sort(); }
   function colorOf(dimension, name) {
-    const list = members[dimension] || [];
+    const list = members[dimension] || (members[dimension] = []);  // unknown lists grow as seen
     let i = list.indexOf(name);
     if (i < 0) { list.push(name); i = list.length - 1; }
     return palette[i % palette.length];

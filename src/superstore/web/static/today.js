@@ -235,6 +235,7 @@
   SS.getJSON(`/api/today/hours${query}`).then((got) => {
     context = got; contextAt = Date.now();
     SS.setMembers("category", got.categories);
+    document.body.dataset.hours = got.generated_at;
     if (lastSnap) { renderCategories(lastSnap); renderHours(); }
   }).catch(() => {}).finally(connect);
 })();
