@@ -4,8 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 SS     := $(BIN)/superstore
+AIRFLOW_VENV  ?= .venv-airflow
+AIRFLOW_REQS  := orchestration/airflow/requirements.txt
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(shell cat $(AIRFLOW_REQS) | sha256sum | cut -c1-12)
 
-.PHONY: install system-deps browser-deps demo serve test test-faults bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
+.PHONY: install system-deps browser-deps airflow-deps demo serve test lint-arch test-faults test-failover test-airflow bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +26,12 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: system-deps $(STAMP)  ## create .venv and install the package with test tools
+
+$(AIRFLOW_STAMP): $(AIRFLOW_REQS)
+	bash scripts/airflow-deps.sh $(AIRFLOW_VENV) $(AIRFLOW_REQS)
+	touch $@
+
+airflow-deps: $(AIRFLOW_STAMP)  ## Airflow 3 in its own venv, .venv-airflow (exact pins: orchestration/airflow/requirements.txt)
 
 demo: install  ## the whole pipeline on embedded defaults: history through every layer, then live
 	$(SS) stack up
@@ -43,38 +52,48 @@ serve: install  ## serve the dashboards (/today live, /analytics) until Ctrl-C
 	@echo "replayed history: /today?date=2017-12-30. Live: run '$(SS) ingest' and '$(SS) produce --live --rate 20' in other shells"
 	$(SS) serve
 
-test: install browser-deps  ## lint, then the default test suite against a real Kafka + PostgreSQL
+test: install browser-deps lint-arch  ## lint, layers, types, then the default suite against a real Kafka + PostgreSQL
 	$(BIN)/ruff check src tests bench orchestration
 	$(BIN)/ruff format --check src tests bench orchestration
 	$(BIN)/python -m pytest
 
-test-faults: install  ## fault-injection suite of issue 4 (kill -9, broker/PostgreSQL restarts, DLQ)
+lint-arch: install  ## the layer contract (import-linter) and the type checker (mypy) on src/
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test-faults: install  ## fault-injection suite: kill -9, broker/PostgreSQL restarts, floods of bad messages
 	$(BIN)/python -m pytest -m faults -v
 
-bench: install  ## every issue 4 + 9 benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
+test-failover: install  ## losing a machine: kill/stop/pause Kafka nodes of a 3-node cluster, PostgreSQL standby failover
+	$(BIN)/python -m pytest -m failover -v --durations=0
+
+test-airflow: install airflow-deps  ## the Airflow DAG run by a real Airflow 3 (`airflow dags test`) against the real stack
+	AIRFLOW_VENV=$(AIRFLOW_VENV) $(BIN)/python -m pytest -m airflow -v
+
+bench: install  ## every benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,spark,bench]'
-	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 bench-ingest: install  ## 1M lines Kafka -> PostgreSQL vs raw COPY ceiling and a naive consumer
-	cd bench && ../$(BIN)/python ingest.py
+	$(BIN)/python -m bench.ingest $(BENCH_ARGS)
 
 bench-export: install  ## one 1M-line day PostgreSQL -> lake (CSV + Parquet) vs a psql \copy ceiling
-	cd bench && ../$(BIN)/python export.py
+	$(BIN)/python -m bench.export
 
 bench-etl: install  ## 1M and 10M-line lakes -> star schema: DuckDB vs Spark local[*] vs a standalone cluster; 10k increment
-	cd bench && ../$(BIN)/python etl.py
+	$(BIN)/python -m bench.etl
 
 bench-dashboard: install  ## analytics API p50/p95 at 10M facts vs the same queries on PostgreSQL OLTP
-	cd bench && ../$(BIN)/python dashboard.py
+	$(BIN)/python -m bench.dashboard
 
 bench-freshness: install  ## produce -> /today API freshness p50/p99 at 1k lines/s
-	cd bench && ../$(BIN)/python freshness.py
+	$(BIN)/python -m bench.freshness
 
 screenshots: install browser-deps  ## refresh docs/today.png and docs/analytics.png from a real browser
 	DASHBOARD_SCREENSHOTS=docs $(BIN)/python -m pytest tests/web/test_dashboards_screenshots.py -q
 
 bench-peers: install  ## ingest vs Kafka Connect (Debezium JDBC), Spark streaming, naive; kill -9; scale-out
-	cd bench && ../$(BIN)/python ingest_peers.py
+	$(BIN)/python -m bench.ingest_peers
 
 lint: install
 	$(BIN)/ruff check src tests bench orchestration

@@ -13,11 +13,11 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from superstore.clients import KafkaConfig, PgConfig, kafka_config, pg_config
+from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import encode_line
 from superstore.data import load_lines
-from superstore.messages import encode_line
 from superstore.settings import Settings, load_settings
-from superstore.stack import stack_down, stack_up
+from superstore.stack import kafka_config, pg_config, stack_down, stack_up
 from superstore.stack.kafka import create_topics
 
 __all__ = [

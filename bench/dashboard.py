@@ -12,7 +12,7 @@ stores (see dashboard_data.py):
              pre-aggregates save)
 Targets (2 cores): api p95 <= 50 ms per endpoint and >= 10x faster than oltp.
 
-    python bench/dashboard.py [--facts 10000000] [--requests 200] [--oltp-runs 3]
+    python -m bench.dashboard [--facts 10000000] [--requests 200] [--oltp-runs 3]
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import duckdb
 import httpx
-from common import bench_stack, fresh_database, save_results
-from dashboard_data import OLTP_QUERIES, build_oltp, build_star, oltp_params
 
+from bench.common import bench_stack, fresh_database, save_results
+from bench.dashboard_data import OLTP_QUERIES, build_oltp, build_star, oltp_params
 from superstore.clients import PgConfig
+from superstore.warehouse import DuckDBReader
 from superstore.web import DashboardServer, WebConfig
-from superstore.web.source import DuckDBSource, read_only_dsn
 
 ENDPOINTS = {
     "kpis": {},
@@ -171,7 +171,7 @@ def main() -> None:
         oltp_seconds = build_oltp(pg, args.facts)
         print(f"  star {star_seconds:.1f}s, oltp {oltp_seconds:.1f}s")
         config = WebConfig(
-            pg=PgConfig(read_only_dsn(pg.dsn)), warehouse=DuckDBSource(star), result_cache=0
+            pg=PgConfig(pg.dsn).read_only(), warehouse=DuckDBReader(star), result_cache=0
         )
         with DashboardServer(config) as server, httpx.Client(base_url=server.url) as client:
             started = time.perf_counter()

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from superstore.clients import PgConfig
 from superstore.data import load_lines
-from superstore.ingest import migrate
+from superstore.oltp import migrate
 from superstore.warehouse.schema import create_statements
 
 __all__ = ["OLTP_QUERIES", "build_oltp", "build_star", "oltp_params"]

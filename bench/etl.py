@@ -19,13 +19,13 @@ Measured in one run, in process (no interpreter start-up), per size:
 Spark session (and cluster) start-up is timed separately. Every warehouse is
 checked equal to DuckDB's: per table the row count and an order-independent
 hash of every row, and the exact sales sum of the fact table.
-Targets (issue 6, 2 cores): DuckDB 10M backfill <= 30 s; increment <= 1 s.
+Targets (2 cores): DuckDB 10M backfill <= 30 s; increment <= 1 s.
 
 The whole default run takes about 8 minutes on 2 quiet cores (18 under a
 load average of 5-14 from other jobs); ``--cluster-sizes smallest`` skips the
 cluster's 10M run (about 2.5 minutes) when time is short.
 
-    python bench/etl.py [--sizes 1000000,10000000] [--engines duckdb,spark-local,spark-cluster]
+    python -m bench.etl [--sizes 1000000,10000000] [--engines duckdb,spark-local,spark-cluster]
                         [--cluster-sizes smallest|all|N,...] [--increment 10000]
                         [--workdir DIR] [--results etl]
 """
@@ -51,15 +51,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from common import save_results
 
+from bench.common import save_results
 from superstore import __version__
 from superstore.data import load_lines
-from superstore.etl import DuckDBEngine, Engine, make_engine, run_etl, select_days
-from superstore.export import MANIFEST_NAME, FileEntry, LakeConfig, Manifest
+from superstore.etl import DuckDBEngine, Engine, engine_config, run_etl, select_days
+from superstore.export import MANIFEST_NAME, FileEntry, Manifest
 from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS, Table
 from superstore.export.manifest import order_stats
 from superstore.settings import load_settings
+from superstore.storage import LakeConfig
 from superstore.warehouse import TABLES, DuckDBWarehouse
 
 ENGINES = ("duckdb", "spark-local", "spark-cluster")
@@ -444,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
                     settings = load_settings(
                         etl_engine="spark", spark_master=master, spark_conf=conf
                     )
-                    with make_engine(settings) as engine:  # the CLI's path: settings -> engine
+                    # the CLI path: settings -> engine
+                    with engine_config(settings).open() as engine:
                         spark["spark-cluster"] = _spark_runs(
                             "spark-cluster",
                             engine,
@@ -501,7 +503,7 @@ def compare(results: dict) -> list[str]:
 
 
 def targets(results: dict) -> dict:
-    """Issue 6's targets, measured at 10M lines (None when that size was not run)."""
+    """The ETL targets, measured at 10M lines (None when that size was not run)."""
     duck = results["runs"].get(str(10_000_000), {}).get("duckdb")
     inc = results.get("increment")
     return {
@@ -564,7 +566,7 @@ def report_section(results: dict) -> str:
 
     lines += [
         "",
-        "Targets (issue 6, 2 cores):",
+        "Targets (2 cores):",
         "",
         target("DuckDB 10M-line backfill", duck10["seconds"] if duck10 else None, 30),
         target("daily increment", inc["seconds"] if inc else None, 1),

@@ -34,11 +34,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from superstore.clients import PgConfig
-from superstore.export import LakeConfig, export_day
+from superstore.export import export_day
 from superstore.export.dump import dump_table
 from superstore.export.layout import ORDERS
-from superstore.export.snapshot import open_snapshot
-from superstore.ingest import migrate
+from superstore.oltp import migrate
+from superstore.oltp.snapshot import open_snapshot
+from superstore.storage import LakeConfig
 
 DAY = dt.date(2030, 1, 1)
 RESULTS = Path(__file__).resolve().parent / "results" / "export.json"

@@ -1,6 +1,6 @@
 """Freshness: a line's produce() call -> the line visible in the /today API, at 1,000 lines/s.
 
-Issue 9's target: p99 <= 250 ms. One bench stack and three real processes, as deployed:
+The target: p99 <= 250 ms. One bench stack and three real processes, as deployed:
   `superstore ingest`  consumes the topic into PostgreSQL exactly once
   `superstore serve`   the dashboards; pushes /today snapshots as server-sent events
   an SSE client        in its own process, follows /api/today/stream like the /today page
@@ -9,7 +9,7 @@ produced at a fixed rate with the project's producer; a line's freshness is the 
 from its produce() call to the first SSE snapshot that counts it. The delay is split
 into produce -> PostgreSQL commit -> snapshot built -> snapshot received.
 
-    python bench/freshness.py [--rate 1000] [--seconds 30] [--warmup-seconds 3]
+    python -m bench.freshness [--rate 1000] [--seconds 30] [--warmup-seconds 3]
         [--linger-ms N] [--ingest-args='--max-wait-ms 20'] [--ingest-option KEY=VALUE ...]
 """
 
@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import common
 import httpx
-from common import Key, bench_stack, fresh_database, fresh_topic, produce_paced, save_results
-from peers.measure import enable_commit_timestamps
 
+from bench import common
+from bench.common import Key, bench_stack, fresh_database, fresh_topic, produce_paced, save_results
+from bench.peers.measure import enable_commit_timestamps
 from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import encode_line
 from superstore.data import load_lines
-from superstore.messages import encode_line
 from superstore.produce import LineSynthesizer
 
 TARGET_P99_MS = 250.0
@@ -470,7 +470,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = _args(argv)
     # SIGTERM unwinds like Ctrl-C: children are stopped and the bench stack is torn down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    command = " ".join(["python bench/freshness.py", shlex.join(argv or sys.argv[1:])]).strip()
+    command = " ".join(["python -m bench.freshness", shlex.join(argv or sys.argv[1:])]).strip()
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="bench-freshness-") as tmp,
@@ -585,7 +585,7 @@ def report_section(results: dict) -> str:
     out = [
         "## Freshness: produce -> /today API",
         "",
-        f"`{results.get('command', 'python bench/freshness.py')}` on {results.get('when', '?')}, "
+        f"`{results.get('command', 'python -m bench.freshness')}` on {results.get('when', '?')}, "
         f"{results.get('machine', {}).get('cpus', '?')} CPUs, load average "
         f"{load['start'][0]:.2f} at the start and {load['end'][0]:.2f} at the end of the "
         f"measured run; {results['lines_measured']:,} of {results['lines_produced']:,} lines "
@@ -620,7 +620,7 @@ def report_section(results: dict) -> str:
         "warmup": cfg["warmup_lines"],
     }
     out += [f"- {bullet.format(**fmt)}" for bullet in METHOD]
-    out += ["", f"Target (issue 9), {_verdict(results)}.", ""]
+    out += ["", f"Target: {_verdict(results)}.", ""]
     return "\n".join(out)
 
 

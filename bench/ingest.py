@@ -10,7 +10,7 @@ Targets (2 cores): ours >= 50,000 lines/s, >= 0.5x ceiling, >= 20x naive.
 Ours and the ceiling run in --rounds rounds, taking turns; each reports its median
 round, and every round is kept in the results.
 
-    python bench/ingest.py [--lines 1000000] [--naive-seconds 20] [--workers 1,2] [--rounds 3]
+    python -m bench.ingest [--lines 1000000] [--naive-seconds 20] [--workers 1,2] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import (
+
+from bench.common import (
     bench_stack,
     fresh_database,
     fresh_topic,
@@ -33,22 +34,27 @@ from common import (
     save_results,
     synthetic_records,
 )
-
 from superstore.clients import KafkaConfig, PgConfig
-from superstore.ingest import migrate
-from superstore.ingest.writer import Batch, StagedLine, write_batch
-from superstore.messages import decode_line
+from superstore.contract import decode_line
+from superstore.contract.wire import decode_wire
+from superstore.oltp import migrate
+from superstore.oltp.batch import Batch, StagedLine, write_batch
 from superstore.produce import produce_records
-from superstore.wire import decode_wire
 
 
 def run_ours(
-    kafka: KafkaConfig, pg: PgConfig, expected: int, batch_size: int, workers: int
+    kafka: KafkaConfig,
+    pg: PgConfig,
+    expected: int,
+    batch_size: int,
+    workers: int,
+    code: str | None = None,
 ) -> dict:
     """`superstore ingest --workers N` as users run it; timed from launch to the last commit.
 
     Progress is read from the offsets the consumer stores with each batch (one
     tiny indexed query every 50 ms), so the probe costs PostgreSQL nothing.
+    `code`: another checkout's ``src`` directory, to run that revision instead.
     """
     env = {
         **os.environ,
@@ -57,6 +63,8 @@ def run_ours(
         "SUPERSTORE_DLQ_TOPIC": kafka.dlq_topic,
         "SUPERSTORE_PG_DSN": pg.dsn,
     }
+    if code:
+        env["PYTHONPATH"] = code  # ahead of the installed (editable) package
     cmd = [sys.executable, "-m", "superstore", "ingest", "--group", "bench"]
     cmd += ["--workers", str(workers), "--batch-size", str(batch_size)]
     started = time.monotonic()

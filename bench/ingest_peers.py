@@ -6,9 +6,9 @@ peers), end-to-end latency at a fixed produce rate, and the outcome of a
 kill -9 mid-stream (lost / doubled / re-applied lines). Then ours with 1, 2
 and 3 processes in one consumer group on a 6-partition topic. Results go to
 bench/results/ingest_peers.json and docs/benchmarks/ingest_peers.md.
-Target (issue 9): ours >= 3x Kafka Connect's throughput, 0 lost / 0 doubled.
+Target: ours >= 3x Kafka Connect's throughput, 0 lost / 0 doubled.
 
-    python bench/ingest_peers.py [--lines 1000000] [--peers ours,connect,spark,naive]
+    python -m bench.ingest_peers [--lines 1000000] [--peers ours,connect,spark,naive]
         [--scenarios throughput,latency,kill9,scale] [--max-seconds 150] ...
 """
 
@@ -24,13 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import common
-from common import bench_stack, save_results
-from peers import DEFAULT_PEERS, PEERS
-from peers.measure import enable_commit_timestamps
-from peers.method import method
-from peers.report import console_table, write_markdown
-from peers.suite import Suite
+from bench import common
+from bench.common import bench_stack, save_results
+from bench.peers import DEFAULT_PEERS, PEERS
+from bench.peers.measure import enable_commit_timestamps
+from bench.peers.method import method
+from bench.peers.report import console_table, write_markdown
+from bench.peers.suite import Suite
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "ingest_peers.md"
 SCENARIOS = ("throughput", "latency", "kill9", "scale")
@@ -83,7 +83,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _targets(peers: dict) -> dict[str, bool]:
-    """Issue 9's targets, judged on what this run measured (absent = not measured)."""
+    """The peers' targets, judged on what this run measured (absent = not measured)."""
     out = {}
     ours, connect = peers.get("ours", {}), peers.get("connect", {})
     if ours.get("throughput") and connect.get("throughput"):
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = _args(argv)
     # SIGTERM unwinds like Ctrl-C: peers are stopped and the bench stack is torn down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    command = " ".join(["python bench/ingest_peers.py", shlex.join(argv or sys.argv[1:])]).strip()
+    command = " ".join(["python -m bench.ingest_peers", shlex.join(argv or sys.argv[1:])]).strip()
     started, load_at_start = time.monotonic(), os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from superstore.clients import KafkaConfig, PgConfig, kafka_config, pg_config
+from superstore.clients import KafkaConfig, PgConfig
 from superstore.settings import Settings, load_settings
-from superstore.stack import stack_down, stack_up
+from superstore.stack import kafka_config, pg_config, stack_down, stack_up
 from superstore.stack.kafka import create_topics
 
 # A config file or env in the developer's shell must not leak into tests.

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def test_json_formatter_keeps_message_level_and_traceback() -> None:
 
 
 def _ingest_stderr(tmp_path: Path, **env: str) -> str:
-    """stderr of `ingest` retrying an unreachable PostgreSQL for 3 s, then SIGTERMed."""
+    """stderr of `ingest` until it logs its first retry of an unreachable PostgreSQL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "superstore", "--data-dir", str(tmp_path), "ingest"],
         env={**os.environ, "SUPERSTORE_PG_DSN": "postgresql://127.0.0.1:9/x?connect_timeout=1",
@@ -36,10 +37,19 @@ def _ingest_stderr(tmp_path: Path, **env: str) -> str:
              **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(3)
+    assert proc.stderr is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not any("PostgreSQL unavailable" in x for x in lines):
+        assert time.monotonic() < deadline, f"no retry logged in 60 s: {lines}"
+        assert proc.poll() is None, f"ingest exited instead of retrying: {lines}"
+        time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    return err
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    return "".join(lines)
 
 
 def test_commands_log_json_lines_when_asked(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from superstore.contract import SCHEMA_VERSION, OrderLine, decode_line, encode_line
 from superstore.data import load_lines
-from superstore.messages import SCHEMA_VERSION, OrderLine, decode_line, encode_line
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from superstore.clients import kafka_config, pg_config
 from superstore.errors import ConfigError
 from superstore.settings import load_settings
+from superstore.stack import kafka_config, pg_config
 
 
 def test_defaults_point_at_local_stack() -> None:

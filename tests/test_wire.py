@@ -16,10 +16,16 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from superstore import wire
+from superstore.contract import LINE_FIELD_NAMES as WIRE_FIELDS
+from superstore.contract import OrderLine, decode_line, encode_line, wire
+from superstore.contract.wire import (
+    WireError,
+    WireLine,
+    decode_wire,
+    judge_wire,
+    line_key,
+)
 from superstore.data import load_lines
-from superstore.messages import OrderLine, decode_line, encode_line
-from superstore.wire import WIRE_FIELDS, WireError, WireLine, decode_wire, judge_wire, line_key
 
 ODD_VALUES = [
     None, "", "x" * 201, "x" * 21, -1, 0, 1, 2, 1.5, "1.5", "1e3", "-0", "0.", ".5", "+5",

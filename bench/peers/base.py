@@ -20,9 +20,9 @@ from typing import ClassVar
 
 from superstore.clients import KafkaConfig, PgConfig
 
-__all__ = ["BENCH_DIR", "Peer", "PeerProcess", "Target", "python_command", "resolve_jars"]
+__all__ = ["ROOT", "Peer", "PeerProcess", "Target", "python_command", "resolve_jars"]
 
-BENCH_DIR = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m bench...` runs here
 RESOURCES = Path(__file__).resolve().parent / "resources"
 
 
@@ -58,7 +58,7 @@ class PeerProcess:
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})}, cwd=BENCH_DIR, start_new_session=True,
+                env={**os.environ, **(env or {})}, cwd=ROOT, start_new_session=True,
             )  # fmt: skip
 
     @property
@@ -129,7 +129,7 @@ class Peer:
 
 
 def python_command(module: str, *args: str) -> list[str]:
-    """Run a `bench/peers` module with this interpreter (cwd is bench/)."""
+    """Run a `bench.peers` module with this interpreter (cwd is the repository root)."""
     return [sys.executable, "-m", module, *args]
 
 

@@ -20,9 +20,9 @@ from decimal import Decimal
 
 import psutil
 
-from superstore.clients import PgConfig, pg_config
+from superstore.clients import PgConfig
 from superstore.settings import Settings
-from superstore.stack import stack_up
+from superstore.stack import pg_config, stack_up
 from superstore.stack.postgres import stop_postgres
 from superstore.stack.state import read_state
 

@@ -12,8 +12,8 @@ import confluent_kafka
 import psutil
 import psycopg
 
-from superstore.clients import pg_config
 from superstore.settings import Settings
+from superstore.stack import pg_config
 from superstore.stack.tools import find_java, resource_path
 
 from .base import Peer

@@ -3,7 +3,7 @@
 The consumer is `bench/ingest.py`'s `run_naive` (the original project's shape),
 run here in its own process until stopped.
 
-    python -m peers.naive --bootstrap H:P --topic T --dsn DSN
+    python -m bench.peers.naive --bootstrap H:P --topic T --dsn DSN
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 from dataclasses import dataclass
 
 from superstore.clients import KafkaConfig, PgConfig
-from superstore.ingest import migrate
+from superstore.oltp import migrate
 
 from .base import Peer, PeerProcess, Target, python_command
 
@@ -33,8 +33,8 @@ class NaivePeer(Peer):
 
     def start(self, target: Target) -> PeerProcess:
         cmd = python_command(
-            "peers.naive", "--bootstrap", target.kafka.bootstrap, "--topic", target.kafka.topic,
-            "--dsn", target.pg.dsn,
+            "bench.peers.naive", "--bootstrap", target.kafka.bootstrap,
+            "--topic", target.kafka.topic, "--dsn", target.pg.dsn,
         )  # fmt: skip
         return PeerProcess(self.name, cmd, target.log_path(self.name))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from superstore.ingest import migrate
+from superstore.oltp import migrate
 
 from .base import Peer, PeerProcess, Target
 

@@ -206,7 +206,7 @@ def markdown(results: dict, command: str, json_path: str) -> str:
     ]
     targets = results.get("targets", {})
     if targets:
-        out += ["Targets (issue 9):", ""]
+        out += ["Targets:", ""]
         out += [f"- `{k}`: **{'met' if v else 'NOT met'}**" for k, v in targets.items()]
         out.append("")
     scale = results.get("scale_out")

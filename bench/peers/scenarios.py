@@ -21,9 +21,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import common
 import psutil
 
+from bench import common
 from superstore.clients import KafkaConfig, PgConfig
 
 from .base import Peer, PeerProcess, Target

@@ -1,6 +1,6 @@
 """Spark Structured Streaming (pyspark, local[2]) with foreachBatch into the OLTP schema.
 
-The job (`peers.spark_job`) stages each micro-batch over JDBC and runs the
+The job (`bench.peers.spark_job`) stages each micro-batch over JDBC and runs the
 project's own upsert SQL in one transaction with the batch id, so it writes
 exactly what ours writes. Spark's Kafka source jar matches the installed
 pyspark; it and the PostgreSQL driver are resolved with Maven like the broker.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from superstore.errors import FatalError
-from superstore.ingest import migrate
+from superstore.oltp import migrate
 from superstore.stack.tools import resolve_maven_jars
 
 from .base import RESOURCES, Peer, PeerProcess, Target, python_command
@@ -107,7 +107,7 @@ class SparkPeer(Peer):
             f"?user={pg.get('user', 'postgres')}&{self.settings['jdbc_url_options']}"
         )
         cmd = python_command(
-            "peers.spark_job", "--bootstrap", target.kafka.bootstrap,
+            "bench.peers.spark_job", "--bootstrap", target.kafka.bootstrap,
             "--topic", target.kafka.topic, "--dsn", target.pg.dsn, "--jdbc-url", url,
             "--checkpoint", str(target.work_dir / "spark-checkpoint"), "--jars", jars,
             "--max-offsets", str(self.settings["maxOffsetsPerTrigger"]),

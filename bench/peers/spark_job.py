@@ -1,13 +1,13 @@
-"""The Spark Structured Streaming peer, run as its own process by `peers.spark`.
+"""The Spark Structured Streaming peer, run as its own process by `bench.peers.spark`.
 
 Kafka source -> foreachBatch: JDBC append into an UNLOGGED staging table, then,
 in ONE psycopg transaction, the project's own set-based upserts into the OLTP
-schema (`superstore.ingest.writer.upsert_staged`) plus the micro-batch id. A
+schema (`superstore.oltp.write_wide`) plus the micro-batch id. A
 micro-batch that Spark replays after a crash (same batch id, same offsets, from
 its checkpoint) is skipped when its id is already stored: the deduplication
 that Spark's foreachBatch documentation prescribes for exactly-once output.
 
-    python -m peers.spark_job --bootstrap H:P --topic T --dsn DSN --jdbc-url URL \
+    python -m bench.peers.spark_job --bootstrap H:P --topic T --dsn DSN --jdbc-url URL \
         --checkpoint DIR --jars a.jar,b.jar [--max-offsets N]
 """
 
@@ -17,8 +17,7 @@ import argparse
 
 import psycopg
 
-from superstore.ingest.sql import WIDE_COLUMNS, spread_wide
-from superstore.ingest.writer import TRACKING_LOCK, stage, upsert_staged
+from superstore.oltp import WIDE_COLUMNS, wide_table_ddl, write_wide
 
 BATCHES_DDL = """
 CREATE TABLE IF NOT EXISTS spark_batches (
@@ -26,23 +25,15 @@ CREATE TABLE IF NOT EXISTS spark_batches (
 )"""
 
 
-# One wide row per line (superstore.ingest.sql.WIDE_COLUMNS): JDBC needs a real table,
-# and spread_wide() moves it into the ingest's own staging tables.
-WIDE_DDL = """
-CREATE UNLOGGED TABLE IF NOT EXISTS spark_stage (
-    order_id text, line_number integer, row_id integer, order_date date, ship_date date,
-    ship_mode text, customer_id text, customer_name text, segment text, country text,
-    city text, state text, postal_code text, region text, product_id text, category text,
-    sub_category text, product_name text, sales numeric(18,4), quantity integer,
-    discount numeric(6,4), profit numeric(18,4), src_topic text, src_partition integer,
-    src_offset bigint
-)"""
+# One wide row per line (WIDE_COLUMNS): JDBC needs a real table, and write_wide()
+# spreads it into the ingest's own staging tables.
+WIDE_TABLE = "spark_stage"
 
 
 def _create_staging(dsn: str) -> None:
     """The wide staging table the JDBC sink appends to, and the batch ledger."""
     with psycopg.connect(dsn) as conn:
-        conn.execute(WIDE_DDL)
+        conn.execute(wide_table_ddl(WIDE_TABLE))
         conn.execute(BATCHES_DDL)
 
 
@@ -123,11 +114,7 @@ def main() -> None:
             conn.execute("TRUNCATE spark_stage")  # leftovers of a killed attempt
             batch.write.jdbc(args.jdbc_url, "spark_stage", mode="append", properties=jdbc_props)
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", [TRACKING_LOCK])
-                stage(conn, [])  # the session's staging tables, empty
-                for statement in spread_wide("spark_stage"):
-                    conn.execute(statement)
-                upsert_staged(conn, exclusive=True)
+                write_wide(conn, WIDE_TABLE)
                 conn.execute("INSERT INTO spark_batches (batch_id) VALUES (%s)", [batch_id])
                 conn.execute("TRUNCATE spark_stage")
 

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from common import fresh_database, fresh_topic, median_run, synthetic_records
-
+from bench.common import fresh_database, fresh_topic, median_run, synthetic_records
 from superstore.clients import KafkaConfig
 from superstore.produce import produce_records
 from superstore.settings import Settings

@@ -1,58 +1,134 @@
-"""Airflow DAG for teams that already run Airflow: daily export -> etl -> check.
+"""Airflow 3 DAG for teams that already run Airflow: daily export -> etl -> check.
 
-Copy this file into your DAGs folder on workers that have `superstore`
-installed (`pip install superstore[s3]`) and the pipeline's settings in their
-environment (SUPERSTORE_PG_DSN, SUPERSTORE_LAKE_URL, SUPERSTORE_WAREHOUSE...,
-see the README). Airflow is not a dependency of superstore: `superstore run`
-does the same scheduling on its own.
+Each task runs `superstore.ops.pipeline` in superstore's OWN virtual
+environment (ExternalPythonOperator), not in Airflow's. Installed together,
+the two would share one version of every common library (pydantic, FastAPI,
+uvicorn, rich, msgspec...): pip can co-resolve
+Airflow 3.3.2 with superstore today only by holding rich and msgspec below
+what Airflow alone picks, and every Airflow upgrade would silently move the
+pipeline's libraries (and the reverse). With one venv per side, Airflow's
+workers need none of superstore's dependencies (pyspark, duckdb, the Kafka
+client), each side upgrades on its own, and a task fails on the pipeline's
+code, never on an import clash. The cost is one Python start per task (about
+a second), nothing next to a day's export.
 
-The logical date `ds` of a daily run is the day that just finished, which is
-exactly the day to export and load. Every step is idempotent, so Airflow's
-retries and backfills (catchup) are safe.
+Settings, all read from the environment of the Airflow processes:
+- `SUPERSTORE_PYTHON`: the python of the venv where superstore is installed;
+  default `.venv/bin/python` of the checkout that holds this file.
+- `SUPERSTORE_TIMEZONE` (UTC) and `SUPERSTORE_SCHEDULE_TIME` (00:15): the same
+  settings as `superstore run`, so both agree on what "the finished day" is.
+- every other `SUPERSTORE_*` setting reaches the tasks unchanged (the tasks
+  inherit the worker's environment).
+
+Which day: Airflow 3's cron schedule (CronTriggerTimetable, made explicit here
+so `create_cron_data_intervals` cannot change it) gives a run the logical date
+of the moment it runs: the run at 2026-01-02 00:15 has logical date
+2026-01-02, and `ds` is that day, which has only begun. The day the tasks
+export and load is the day before that moment in SUPERSTORE_TIMEZONE, the day
+that just finished (`finished_day`). A manual run with logical date D
+therefore (re)does day D-1; one without a logical date does the day before it
+was triggered. Airflow creates tasks only for logical dates from the start
+date on. Every step is idempotent, so retries and backfills (catchup) are
+safe.
+
+A further step is one function (imports inside: its source runs in the
+superstore venv) plus one `_step(...)` in the dependency chain.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from airflow import DAG
-from airflow.operators.python import PythonOperator
+from airflow.providers.standard.operators.python import ExternalPythonOperator
+from airflow.sdk import DAG, CronTriggerTimetable
 
 
-def _export(ds: str) -> None:
+def _default_python() -> str:
+    """`.venv/bin/python` of the checkout this file is in (orchestration/airflow/..)."""
+    here = Path(__file__).resolve()
+    root = here.parents[2] if len(here.parents) > 2 else here.parent
+    return str(root / ".venv" / "bin" / "python")
+
+
+SUPERSTORE_PYTHON = os.environ.get("SUPERSTORE_PYTHON") or _default_python()
+TIMEZONE = os.environ.get("SUPERSTORE_TIMEZONE") or "UTC"
+SCHEDULE_TIME = os.environ.get("SUPERSTORE_SCHEDULE_TIME") or "00:15"
+
+
+def finished_day(dag_run: Any) -> str:
+    """The day that ended before the run's moment, in TIMEZONE (ISO date).
+
+    The moment is the logical date, or for a run triggered without one, when
+    it was due (`run_after`).
+    """
+    moment = dag_run.logical_date or dag_run.run_after
+    local = moment.astimezone(ZoneInfo(TIMEZONE))
+    return (local.date() - dt.timedelta(days=1)).isoformat()
+
+
+# The tasks' code: each function's source is run by SUPERSTORE_PYTHON, so it
+# imports what it uses inside and refers to nothing else in this file.
+
+
+def export(day: str) -> int:
+    """Export the finished day from PostgreSQL to the lake; returns its lines."""
+    import datetime as dt
+
     from superstore.ops.pipeline import export_step
 
-    export_step(dt.date.fromisoformat(ds))
+    return export_step(dt.date.fromisoformat(day))
 
 
-def _etl(ds: str) -> None:
+def etl(day: str) -> int:
+    """Load the exported day into the star schema; returns the lines loaded."""
+    import datetime as dt
+
     from superstore.ops.pipeline import etl_step
 
-    etl_step(dt.date.fromisoformat(ds))
+    return etl_step(dt.date.fromisoformat(day))
 
 
-def _check(ds: str) -> None:
+def check(day: str) -> None:
+    """Reconcile every layer up to the day; fails the task naming what disagrees."""
+    import datetime as dt
+
     from superstore.ops.pipeline import check_step
 
-    check_step(dt.date.fromisoformat(ds))
+    check_step(dt.date.fromisoformat(day))
 
+
+def _step(callable_: Any) -> ExternalPythonOperator:
+    """A task named after `callable_`, run for the finished day in superstore's venv."""
+    return ExternalPythonOperator(
+        task_id=callable_.__name__,
+        python=SUPERSTORE_PYTHON,
+        python_callable=callable_,
+        op_kwargs={"day": "{{ finished_day(dag_run) }}"},
+        expect_airflow=False,  # superstore's venv has no Airflow, on purpose
+    )
+
+
+_hour, _minute = (int(part) for part in SCHEDULE_TIME.split(":"))
 
 with DAG(
     dag_id="superstore_daily",
     description="Export the finished day to the lake, load the star schema, reconcile.",
-    schedule="15 0 * * *",  # 00:15 every day, in the DAG's time zone
-    start_date=dt.datetime(2026, 1, 1),
+    schedule=CronTriggerTimetable(f"{_minute} {_hour} * * *", timezone=TIMEZONE),
+    # The first run is due at 2026-01-01 00:15 and does 2025-12-31.
+    start_date=dt.datetime(2026, 1, 1, tzinfo=ZoneInfo(TIMEZONE)),
     catchup=True,
     max_active_runs=1,
+    user_defined_macros={"finished_day": finished_day},
     default_args={
         "retries": 3,
         "retry_delay": dt.timedelta(minutes=5),
-        "retry_exponential_backoff": True,
+        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3 (True = 1 = constant)
         "max_retry_delay": dt.timedelta(hours=1),
     },
     tags=["superstore"],
 ) as dag:
-    export = PythonOperator(task_id="export", python_callable=_export, op_kwargs={"ds": "{{ ds }}"})
-    etl = PythonOperator(task_id="etl", python_callable=_etl, op_kwargs={"ds": "{{ ds }}"})
-    check = PythonOperator(task_id="check", python_callable=_check, op_kwargs={"ds": "{{ ds }}"})
-    export >> etl >> check
+    _step(export) >> _step(etl) >> _step(check)

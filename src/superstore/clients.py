@@ -1,25 +1,25 @@
 """Connection configs that build their own clients.
 
 Tests and commands swap the config (a local stack, an existing cluster), never
-monkeypatch modules. Resolution order for both services: an explicit setting
-(``SUPERSTORE_KAFKA_BOOTSTRAP``, ``SUPERSTORE_PG_DSN``), else the running local
-stack recorded under the data directory, else a clear error.
+monkeypatch modules. Which Kafka and PostgreSQL a command talks to is decided
+by `superstore.stack.kafka_config` / `pg_config` (a setting, else the running
+local stack); this module only knows how to connect once that is decided.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import psycopg
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from superstore.errors import ConfigError, TransientError
-from superstore.settings import Settings
-
-if TYPE_CHECKING:
-    import psycopg
-    from confluent_kafka import Consumer, Producer
-    from confluent_kafka.admin import AdminClient
 
 
 class _RepeatFilter(logging.Filter):
@@ -55,7 +55,9 @@ class _RepeatFilter(logging.Filter):
 _RDKAFKA_LOG = logging.getLogger("superstore.kafka.client")
 _RDKAFKA_LOG.addFilter(_RepeatFilter())
 
-__all__ = ["KafkaConfig", "PgConfig", "kafka_config", "pg_config"]
+__all__ = ["KafkaConfig", "PgConfig", "scalar"]
+
+_READ_ONLY = "-c default_transaction_read_only=on"
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,6 @@ class KafkaConfig:
 
     def producer(self, **overrides: Any) -> Producer:
         """An idempotent, acks=all producer: retries never duplicate or reorder."""
-        from confluent_kafka import Producer
-
         conf = {
             **self.base(),
             "enable.idempotence": True,
@@ -89,8 +89,6 @@ class KafkaConfig:
 
     def consumer(self, group_id: str, **overrides: Any) -> Consumer:
         """A consumer that never auto-commits: offsets live where the data lands."""
-        from confluent_kafka import Consumer
-
         conf = {
             **self.base(),
             "group.id": group_id,
@@ -104,19 +102,21 @@ class KafkaConfig:
 
     def admin(self, **overrides: Any) -> AdminClient:
         """An admin client for topic management and health checks."""
-        from confluent_kafka.admin import AdminClient
-
         return AdminClient({**self.base(), **overrides})
 
     def ping(self, timeout: float = 2.0) -> int:
         """Number of brokers that answered; raises TransientError when none did."""
-        from confluent_kafka import KafkaException
-
         try:
             meta = self.admin(log_level=0).list_topics(timeout=timeout)
         except KafkaException as exc:
             raise TransientError(f"Kafka at {self.bootstrap} did not answer: {exc}") from exc
         return len(meta.brokers)
+
+
+def scalar(conn: psycopg.Connection, sql: str, params: Sequence[object] = ()) -> Any:
+    """The first column of the one row a statement returns (None when it returns none)."""
+    row = conn.execute(sql, params).fetchone()
+    return row[0] if row else None
 
 
 @dataclass(frozen=True)
@@ -128,73 +128,33 @@ class PgConfig:
     @property
     def display(self) -> str:
         """The DSN with any password replaced by ``***``."""
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
         try:
             parts = conninfo_to_dict(self.dsn)
         except Exception:
             return "<unparsable dsn>"
         if parts.get("password"):
             parts["password"] = "***"
-        return make_conninfo(**parts)
+        return make_conninfo("", **parts)
+
+    def read_only(self, application_name: str = "superstore-web") -> PgConfig:
+        """The same server, every transaction of its sessions READ ONLY by default.
+
+        Defence in depth for readers (the dashboards): they never build SQL
+        from input, and even if they did, PostgreSQL would refuse any write.
+        """
+        try:
+            params = conninfo_to_dict(self.dsn)
+        except Exception as exc:
+            raise ConfigError("the PostgreSQL DSN for a read-only reader is not valid") from exc
+        options = str(params.get("options") or "")
+        if _READ_ONLY not in options:
+            params["options"] = f"{options} {_READ_ONLY}".strip()
+        params.setdefault("application_name", application_name)
+        return PgConfig(make_conninfo("", **params))
 
     def connect(self, *, autocommit: bool = False, connect_timeout: int = 5) -> psycopg.Connection:
         """Open a connection; unreachable servers raise TransientError."""
-        import psycopg
-
         try:
             return psycopg.connect(self.dsn, autocommit=autocommit, connect_timeout=connect_timeout)
         except psycopg.OperationalError as exc:
             raise TransientError(f"PostgreSQL at {self.display} is unreachable: {exc}") from exc
-
-
-def _security(settings: Settings) -> dict[str, str]:
-    conf: dict[str, str] = {"security.protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl_mechanism:
-        conf["sasl.mechanism"] = settings.kafka_sasl_mechanism
-    if settings.kafka_sasl_username:
-        conf["sasl.username"] = settings.kafka_sasl_username
-    if settings.kafka_sasl_password:
-        conf["sasl.password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_ca_location:
-        conf["ssl.ca.location"] = settings.kafka_ssl_ca_location
-    conf.update(settings.kafka_config)
-    return conf
-
-
-def kafka_config(settings: Settings) -> KafkaConfig:
-    """The Kafka to talk to: the configured cluster, else the running local broker."""
-    bootstrap = settings.kafka_bootstrap
-    if not bootstrap:
-        from superstore.stack.state import read_state
-
-        state = read_state(settings.data_dir)
-        bootstrap = state.kafka_bootstrap if state else None
-    if not bootstrap:
-        raise ConfigError(
-            "no Kafka configured and no local stack is running",
-            hint="run `superstore stack up`, or set SUPERSTORE_KAFKA_BOOTSTRAP",
-        )
-    return KafkaConfig(
-        bootstrap=bootstrap,
-        topic=settings.topic,
-        dlq_topic=settings.dlq_topic,
-        partitions=settings.topic_partitions,
-        security=_security(settings),
-    )
-
-
-def pg_config(settings: Settings) -> PgConfig:
-    """The PostgreSQL to talk to: the configured DSN, else the running local server."""
-    dsn = settings.pg_dsn_value
-    if not dsn:
-        from superstore.stack.state import read_state
-
-        state = read_state(settings.data_dir)
-        dsn = state.pg_dsn if state else None
-    if not dsn:
-        raise ConfigError(
-            "no PostgreSQL configured and no local stack is running",
-            hint="run `superstore stack up`, or set SUPERSTORE_PG_DSN",
-        )
-    return PgConfig(dsn=dsn)

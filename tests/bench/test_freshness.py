@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from bench.freshness import report_section
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.bench
 
@@ -26,7 +28,7 @@ def test_freshness_measures_every_line(tmp_path: Path) -> None:
         "--results", "smoke", "--results-dir", str(tmp_path),
     ]  # fmt: skip
     proc = subprocess.run(
-        [sys.executable, "freshness.py", *args], cwd=BENCH, capture_output=True, text=True
+        [sys.executable, "-m", "bench.freshness", *args], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = json.loads((tmp_path / "smoke.json").read_text())
@@ -44,11 +46,6 @@ def test_freshness_measures_every_line(tmp_path: Path) -> None:
     assert results["target"]["p99_ms<=250"] == (fresh["p99"] <= 250)
     assert 150 <= results["achieved_rate"] <= 250
 
-    sys.path.insert(0, str(BENCH))
-    try:
-        from freshness import report_section
-    finally:
-        sys.path.remove(str(BENCH))
     section = report_section(results)
     assert section.startswith("## Freshness: produce -> /today API\n")
     assert f"| {fresh['p99']:,.0f} |" in section and "p99 <= 250 ms" in section

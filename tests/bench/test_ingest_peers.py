@@ -15,18 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import synthetic_records
+from bench.peers.connect import to_connect_json
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = pytest.mark.bench
 
 
 def test_connect_copy_keeps_exact_money_and_dates() -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from common import synthetic_records
-        from peers.connect import to_connect_json
-    finally:
-        sys.path.remove(str(BENCH))
     for _, raw in synthetic_records(10_000):
         wire = json.loads(raw)
         payload = json.loads(to_connect_json(raw), parse_float=Decimal)["payload"]

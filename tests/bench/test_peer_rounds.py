@@ -5,13 +5,8 @@ Pure functions over results dicts; no stack. Part of the default suite.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
-from peers.report import reading  # noqa: E402
-from peers.suite import _keep_median  # noqa: E402
+from bench.peers.report import reading
+from bench.peers.suite import _keep_median
 
 
 def _round(steady: int, start: int) -> dict:

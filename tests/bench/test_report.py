@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import report, run_all
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
-import report  # noqa: E402
 
 T0 = 1_790_000_000.0  # the fake run starts here (epoch seconds)
 
@@ -388,11 +388,13 @@ def test_runner_records_each_outcome(
     status: str,
     error: str,
 ) -> None:
-    import run_all
-
+    package = tmp_path / "bench"  # the scripts run as `python -m bench.<name>` from the root
+    package.mkdir()
+    (package / "__init__.py").write_text("")
     for name, text in SCRIPTS.items():
-        (tmp_path / name).write_text(text)
-    monkeypatch.setattr(run_all, "BENCH", tmp_path)
+        (package / name).write_text(text)
+    monkeypatch.setattr(run_all, "ROOT", tmp_path)
+    monkeypatch.setattr(run_all, "BENCH", package)
     step = run_all.Step("x", script, args, args, budget_s=1, why="test")
     record = run_all.run_step(step, quick=False, logs=tmp_path)
     assert record["status"] == status

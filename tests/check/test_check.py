@@ -18,7 +18,7 @@ from superstore.ops.pipeline import etl_days_step, export_days_step
 from superstore.produce import mix_bad, produce_records
 from superstore.settings import Settings, load_settings
 from superstore.stack.kafka import create_topics
-from superstore.warehouse import WarehouseConfig
+from superstore.warehouse import warehouse_config
 
 UNTIL = dt.date(2017, 12, 31)
 
@@ -98,7 +98,7 @@ def test_all_layers_agree_and_json_is_exact(pipeline: Settings, cli, lines: list
 
 
 def test_deleted_warehouse_row_is_named(pipeline: Settings) -> None:
-    with WarehouseConfig.from_settings(pipeline).open() as wh:
+    with warehouse_config(pipeline).open() as wh:
         victim = wh.query(
             "SELECT line_key, time_key FROM star.sales_fact ORDER BY line_key LIMIT 1"
         )
@@ -127,7 +127,7 @@ def test_tampered_lake_file_is_named(pipeline: Settings) -> None:
 
 def test_order_without_its_customer_is_named(pipeline: Settings) -> None:
     """No FK guards orders -> customers (migration 002): `check` is what notices."""
-    from superstore.clients import pg_config
+    from superstore.stack import pg_config
 
     pg = pg_config(pipeline)
     with pg.connect() as conn:

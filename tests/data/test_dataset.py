@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from superstore.contract import OrderLine
 from superstore.data import (
     KAGGLE_COLUMNS,
     SEED_CSV,
@@ -19,7 +20,6 @@ from superstore.data import (
     load_lines,
 )
 from superstore.errors import InputError
-from superstore.messages import OrderLine
 
 KAGGLE_ROWS = [
     # Row ID, Order ID, Order Date, Ship Date, Ship Mode, Customer ID, Customer Name, Segment,

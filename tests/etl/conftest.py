@@ -1,3 +1,3 @@
-"""ETL test fixtures: see star_fixtures.py (shared with tests/warehouse)."""
+"""ETL test fixtures: the seed database, lake and Spark session of tests/support/star.py."""
 
-from star_fixtures import seed_db, seed_lake, seed_lines, spark  # noqa: F401
+from tests.support.star import seed_db, seed_lake, seed_lines, spark  # noqa: F401

@@ -6,7 +6,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from superstore.export import LakeConfig
+from superstore.storage import LakeConfig
 
 
 def test_help_explains_every_option(bare_cli) -> None:

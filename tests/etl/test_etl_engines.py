@@ -15,10 +15,11 @@ import duckdb
 import pytest
 
 from superstore.clients import PgConfig
+from superstore.dialects import surrogate_key_sql
 from superstore.etl import DuckDBEngine, run_etl, select_days
 from superstore.etl.spark import SparkEngine
-from superstore.export import LakeConfig
-from superstore.warehouse import TABLES, DuckDBWarehouse, surrogate_key_sql
+from superstore.storage import LakeConfig
+from superstore.warehouse import TABLES, DuckDBWarehouse
 
 
 def _contents(warehouse: DuckDBWarehouse) -> dict[str, list[tuple]]:

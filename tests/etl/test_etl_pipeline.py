@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from superstore.clients import PgConfig
+from superstore.contract import OrderLine
 from superstore.etl import DataQualityError, DuckDBEngine, run_etl, select_days
-from superstore.export import LakeConfig, VerifyError, export_days, read_manifest
-from superstore.ingest import load_lines_direct
-from superstore.messages import OrderLine
+from superstore.export import VerifyError, export_days, read_manifest
+from superstore.oltp import load_lines_direct
+from superstore.storage import LakeConfig
 from superstore.warehouse import TABLES, DuckDBWarehouse, StarBatch, time_key
 
 DAYS = (dt.date(2014, 9, 1), dt.date(2017, 9, 2), dt.date(2016, 3, 18))

@@ -10,7 +10,8 @@ import pytest
 
 from superstore.clients import PgConfig
 from superstore.etl import DuckDBEngine, run_etl, select_days
-from superstore.export import LakeConfig, export_days, read_manifest
+from superstore.export import export_days, read_manifest
+from superstore.storage import LakeConfig
 from superstore.warehouse import DuckDBWarehouse
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from superstore.contract import OrderLine
 from superstore.etl import DuckDBEngine, run_etl, select_days
-from superstore.export import LakeConfig
-from superstore.messages import OrderLine
+from superstore.storage import LakeConfig
 from superstore.warehouse import DuckDBWarehouse
 
 TOTAL = Decimal("2297200.8603")

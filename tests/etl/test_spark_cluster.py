@@ -16,27 +16,17 @@ tails when the cluster cannot start.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bench import spark_cluster
 from superstore.errors import ConfigError
 from superstore.etl import DuckDBEngine, run_etl, select_days
 from superstore.etl.spark import SparkEngine, on_this_machine
-from superstore.export import LakeConfig
+from superstore.storage import LakeConfig
 from superstore.warehouse import TABLES, DuckDBWarehouse
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _bench_module(name: str):
-    sys.path.insert(0, str(BENCH))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 @pytest.mark.parametrize(
@@ -68,7 +58,6 @@ def test_a_cluster_that_cannot_start_says_why_with_the_log_tail(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip("pyspark")
-    spark_cluster = _bench_module("spark_cluster")
     monkeypatch.setenv("JAVA_HOME", "/nonexistent-jdk")
     with (
         pytest.raises(spark_cluster.ClusterError, match="master exited") as failure,
@@ -82,7 +71,6 @@ def test_a_cluster_that_cannot_start_says_why_with_the_log_tail(
 def cluster() -> Iterator[tuple[str, dict[str, str]]]:
     """A standalone master + one worker (2 cores, 1 GB executor) for this module."""
     pytest.importorskip("pyspark")
-    spark_cluster = _bench_module("spark_cluster")
     with spark_cluster.standalone_cluster(cores=2, memory_gb=2, timeout=180) as master:
         yield master, spark_cluster.driver_conf(cores=2, executor_memory_gb=1)
 

@@ -24,10 +24,10 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from superstore.clients import PgConfig
+from superstore.contract import OrderLine
 from superstore.data import load_lines
-from superstore.export import LakeConfig
-from superstore.ingest import load_lines_direct, migrate
-from superstore.messages import OrderLine
+from superstore.oltp import load_lines_direct, migrate
+from superstore.storage import LakeConfig
 
 
 def _database(server: PgConfig, prefix: str, schema: bool = True) -> Iterator[PgConfig]:

@@ -21,7 +21,6 @@ from superstore.data import SUPERSTORE_COLUMNS, load_lines
 from superstore.errors import ConfigError, FatalError
 from superstore.export import (
     DATA_FILES,
-    LakeConfig,
     VerifyError,
     export_day,
     export_days,
@@ -30,7 +29,8 @@ from superstore.export import (
     verify_day,
 )
 from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS
-from superstore.ingest import load_lines_direct
+from superstore.oltp import load_lines_direct
+from superstore.storage import LakeConfig
 
 
 def _db(pg: PgConfig, sql: str, *params: object) -> tuple:

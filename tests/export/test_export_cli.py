@@ -8,9 +8,10 @@ from operator import attrgetter
 from pathlib import Path
 
 from superstore.clients import PgConfig
+from superstore.contract import OrderLine
 from superstore.data import load_lines
-from superstore.export import LakeConfig, list_partitions, read_manifest
-from superstore.messages import OrderLine
+from superstore.export import list_partitions, read_manifest
+from superstore.storage import LakeConfig
 
 
 def _env(pg: PgConfig, lake: Path | str) -> dict[str, str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from superstore.errors import ConfigError
-from superstore.export import LakeConfig
 from superstore.settings import load_settings
+from superstore.storage import LakeConfig
 
 
 def test_default_lake_is_under_the_data_dir(tmp_path: Path) -> None:

@@ -11,14 +11,14 @@ from superstore.clients import PgConfig
 from superstore.errors import ConfigError, TransientError
 from superstore.export import (
     DATA_FILES,
-    LakeConfig,
     VerifyError,
     export_day,
     export_days,
     list_partitions,
     verify_day,
 )
-from superstore.ingest import load_lines_direct
+from superstore.oltp import load_lines_direct
+from superstore.storage import LakeConfig
 
 DAY = dt.date(2016, 11, 8)
 

@@ -1,4 +1,4 @@
-"""Helpers for ingest tests: produce to a fresh topic, run the consumer, read totals."""
+"""Fixtures of the ingest tests: the data set, and `superstore ingest` as a real process."""
 
 from __future__ import annotations
 
@@ -6,36 +6,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from decimal import Decimal
 
 import pytest
 
 from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import OrderLine
 from superstore.data import load_lines
-from superstore.ingest.consumer import IngestOptions, Ingestor, IngestStats
-from superstore.messages import OrderLine
 
 
 @pytest.fixture(scope="session")
 def dataset() -> list[OrderLine]:
     """The 9,994 seed lines."""
     return load_lines()
-
-
-def totals(pg: PgConfig) -> tuple[int, Decimal, int]:
-    """(lines, exact sales sum, rejected) in the OLTP database."""
-    with pg.connect(autocommit=True) as conn:
-        lines, sales = conn.execute(
-            "SELECT count(*), coalesce(sum(sales), 0) FROM order_lines"
-        ).fetchone()
-        rejected = conn.execute("SELECT count(*) FROM rejected_lines").fetchone()[0]
-    return int(lines), Decimal(sales), int(rejected)
-
-
-def run_ingest(kafka: KafkaConfig, pg: PgConfig, **options: object) -> IngestStats:
-    """Run the consumer in-process until the topic is idle."""
-    opts = IngestOptions(**{"until_idle": 1.5, "progress_every": 60.0, **options})
-    return Ingestor(kafka, pg, opts).run()
 
 
 @pytest.fixture

@@ -16,13 +16,13 @@ import psycopg
 import pytest
 
 from superstore.clients import PgConfig
+from superstore.contract import OrderLine
 from superstore.data import load_lines
-from superstore.ingest.day_totals import drifted_days, tracked_days
-from superstore.ingest.migrate import migrate
-from superstore.ingest.writer import Batch, StagedLine, write_batch
-from superstore.messages import OrderLine
+from superstore.oltp.batch import Batch, StagedLine, write_batch
+from superstore.oltp.day_totals import drifted_days, tracked_days
+from superstore.oltp.migrate import migrate
+from superstore.oltp.today import TodaySnapshot, read_today
 from superstore.produce import LineSynthesizer
-from superstore.web.today import TodaySnapshot, read_today
 
 TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = TODAY - dt.timedelta(days=1)
@@ -214,7 +214,7 @@ def test_parallel_writers_starting_a_day_keep_exact_totals(db: PgConfig) -> None
 def test_starting_a_day_waits_for_writers_in_flight(db: PgConfig) -> None:
     """A writer whose lines of today are not committed yet (it saw the day untracked,
     e.g. just before midnight) must be in the totals the next writer seeds."""
-    from superstore.ingest import writer
+    from superstore.oltp import batch as writer
 
     late = orders_of(TODAY, 20, seed=22)
     early = [  # customers and products of their own: no row lock makes the starter wait

@@ -1,4 +1,4 @@
-"""Fault injection (issue 4, item 4): exactly-once must survive every crash we can cause.
+"""Fault injection: exactly-once must survive every crash we can cause.
 
 Real `superstore ingest` processes consume a real broker into a real
 PostgreSQL while a 200,000-line stream is produced, and we break things:
@@ -26,12 +26,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from faults_malformed import (  # type: ignore[import-not-found]
-    BAD_KIND_NAMES,
-    malformed,
-    read_messages,
-)
-from faults_support import (  # type: ignore[import-not-found]
+
+from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import OrderLine
+from superstore.faults import CRASH_ENV
+from superstore.produce import Record, produce_records
+from superstore.settings import Settings
+from superstore.stack.kafka import start_kafka, stop_process
+from superstore.stack.postgres import start_postgres, stop_postgres
+from superstore.stack.state import process_alive
+from tests.support.faults import (
     CRASH_POINTS,
     PG_DOWN,
     STREAM,
@@ -50,15 +54,11 @@ from faults_support import (  # type: ignore[import-not-found]
     wait_caught_up,
     wait_until,
 )
-
-from superstore.clients import KafkaConfig, PgConfig
-from superstore.ingest.faults import CRASH_ENV
-from superstore.messages import OrderLine
-from superstore.produce import Record, produce_records
-from superstore.settings import Settings
-from superstore.stack.kafka import start_kafka, stop_process
-from superstore.stack.postgres import start_postgres, stop_postgres
-from superstore.stack.state import process_alive
+from tests.support.malformed import (
+    BAD_KIND_NAMES,
+    malformed,
+    read_messages,
+)
 
 pytestmark = pytest.mark.faults
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from decimal import Decimal
 
 import pytest
 
-from conftest import run_ingest, totals  # type: ignore[import-not-found]
 from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import OrderLine
 from superstore.data import dataset_stats
-from superstore.ingest import migrate
-from superstore.ingest.writer import Batch, FencedError, StagedLine, write_batch
-from superstore.messages import OrderLine
+from superstore.ingest import IngestOptions, Ingestor
+from superstore.oltp import migrate
+from superstore.oltp.batch import Batch, FencedError, StagedLine, write_batch
 from superstore.produce import mix_bad, produce_records, to_records
 from superstore.produce.readback import read_topic
+from superstore.stack.postgres import start_postgres, stop_postgres
+from tests.support.ingest import run_ingest, totals
 
 SALES = Decimal("2297200.8603")
 
@@ -251,30 +254,25 @@ def test_postgres_outage_pauses_then_resumes_exactly(
     tmp_path, fresh_kafka: KafkaConfig, dataset: list[OrderLine]
 ) -> None:
     """Stop PostgreSQL mid-stream: the consumer retries, skips nothing, and finishes exactly."""
-    import threading
-
-    from superstore.stack.postgres import start_postgres, stop_postgres
-
     server = start_postgres(tmp_path / "pg", 0, report=lambda _: None)
     pg = PgConfig(server.address)
     produce_records(fresh_kafka, to_records(dataset))
-    result: dict[str, object] = {}
-    worker = threading.Thread(
-        target=lambda: result.setdefault(
-            "stats", run_ingest(fresh_kafka, pg, batch_size=300, until_idle=4.0)
-        )
-    )
+    options = IngestOptions(batch_size=300, until_idle=4.0, progress_every=60.0)
+    ingestor = Ingestor(fresh_kafka, pg, options)
+    worker = threading.Thread(target=ingestor.run)
     worker.start()
     try:
         _wait_for_offsets(pg)
         stop_postgres(server)  # the database goes away mid-stream
-        time.sleep(3)
+        deadline = time.monotonic() + 60
+        while ingestor.stats.retries == 0:  # it noticed, and waits for PostgreSQL
+            assert worker.is_alive(), "the consumer waits for PostgreSQL instead of exiting"
+            assert time.monotonic() < deadline, "no retry within 60 s of stopping PostgreSQL"
+            time.sleep(0.05)
         assert worker.is_alive(), "the consumer waits for PostgreSQL instead of exiting"
         server = start_postgres(tmp_path / "pg", server.port, report=lambda _: None)
         worker.join(timeout=180)
         assert not worker.is_alive()
-        stats = result["stats"]
-        assert stats.retries > 0  # type: ignore[attr-defined]
         assert totals(pg) == (9_994, SALES, 0)
         with pg.connect() as conn:
             stored = conn.execute("SELECT sum(next_offset) FROM ingest_offsets").fetchone()[0]

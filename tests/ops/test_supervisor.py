@@ -8,7 +8,7 @@ from pathlib import Path
 from superstore.clients import PgConfig
 from superstore.data import load_lines
 from superstore.errors import TransientError
-from superstore.ingest import load_lines_direct
+from superstore.oltp import load_lines_direct
 from superstore.ops.alerts import Alerter
 from superstore.ops.supervisor import Supervisor, SupervisorOptions
 from superstore.settings import load_settings
@@ -86,7 +86,7 @@ def test_failed_step_is_alerted_and_retried_later(tmp_path: Path, fresh_pg: PgCo
 
 
 def test_dlq_growth_and_lag_are_alerted_once(tmp_path: Path, fresh_pg: PgConfig) -> None:
-    from superstore.ingest.writer import Batch, Reject, write_batch
+    from superstore.oltp.batch import Batch, Reject, write_batch
 
     load_lines_direct(fresh_pg, load_lines()[:5])
     lag = {0: 0}

@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig
+from superstore.contract import OrderLine, decode_line
 from superstore.data import dataset_stats, lines_between, load_lines
-from superstore.messages import OrderLine, decode_line
 from superstore.produce import (
     BAD_KINDS,
     LineSynthesizer,

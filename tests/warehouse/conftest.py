@@ -1,8 +1,3 @@
-"""Warehouse test fixtures, shared with tests/etl (see tests/etl/star_fixtures.py)."""
+"""Warehouse test fixtures, shared with tests/etl (see tests/support/star.py)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "etl"))
-
-from star_fixtures import seed_db, seed_lake, seed_lines, spark  # noqa: F401
+from tests.support.star import seed_db, seed_lake, seed_lines, spark  # noqa: F401

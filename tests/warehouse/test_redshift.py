@@ -18,21 +18,21 @@ import sqlglot
 from sqlglot import exp
 
 from superstore.clients import PgConfig
+from superstore.dialects import render
 from superstore.errors import ConfigError
 from superstore.etl import DuckDBEngine, run_etl, select_days
 from superstore.etl.quality import DayTotals, run_checks
-from superstore.export import LakeConfig
 from superstore.settings import load_settings
+from superstore.storage import LakeConfig
 from superstore.warehouse import (
     TABLES,
     CopyFromStdinLoader,
     RedshiftWarehouse,
     S3CopyLoader,
     StarBatch,
-    WarehouseConfig,
     create_statements,
     merge_statements,
-    render,
+    warehouse_config,
 )
 from superstore.warehouse.redshift import redshift_connect_args
 
@@ -144,6 +144,6 @@ def test_connection_url_and_settings_errors() -> None:
         redshift_connect_args("mysql://x")
     settings = load_settings(warehouse="redshift", lake_url="/tmp/lake")
     with pytest.raises(ConfigError, match=r"cluster.s address"):
-        WarehouseConfig.from_settings(settings).open()
+        warehouse_config(settings).open()
     with pytest.raises(ConfigError, match="IAM role"):
         S3CopyLoader(LakeConfig(url="s3://b/p", filesystem=fsspec.filesystem("memory")), "")

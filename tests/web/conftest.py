@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,18 +16,15 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from webstar import build_star  # type: ignore[import-not-found]
-
-# The real export -> ETL fixtures of tests/etl (seed database, full lake), shared per run.
-sys.path.insert(0, str(Path(__file__).parent.parent / "etl"))
-from star_fixtures import seed_db, seed_lake, seed_lines  # type: ignore[import-not-found]  # noqa: F401
 
 from superstore.clients import PgConfig
+from superstore.contract import OrderLine
 from superstore.data import load_lines
-from superstore.ingest import load_lines_direct
-from superstore.messages import OrderLine
+from superstore.oltp import load_lines_direct
+from superstore.warehouse import DuckDBReader
 from superstore.web import DashboardServer, WebConfig
-from superstore.web.source import DuckDBSource, read_only_dsn
+from tests.support.star import seed_db, seed_lake, seed_lines  # noqa: F401  (fixtures)
+from tests.support.webstar import build_star
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -72,8 +68,8 @@ def star_path(tmp_path_factory: pytest.TempPathFactory, dataset: list[OrderLine]
 def server(web_pg: PgConfig, star_path: Path) -> Iterator[DashboardServer]:
     """The dashboards on a free port, reading `web_pg` read-only and the star warehouse."""
     config = WebConfig(
-        pg=PgConfig(read_only_dsn(web_pg.dsn)),
-        warehouse=DuckDBSource(star_path),
+        pg=PgConfig(web_pg.dsn).read_only(),
+        warehouse=DuckDBReader(star_path),
         timezone="UTC",
     )
     with DashboardServer(config, "127.0.0.1", 0) as running:

@@ -12,16 +12,9 @@ import duckdb
 import httpx
 import pytest
 
+from superstore.warehouse import DuckDBReader
 from superstore.web.cubes import CubeStore
-from superstore.web.source import DuckDBSource
-
-_FACTS = """
-FROM star.sales_fact f
-JOIN star.time_dim t USING (time_key)
-JOIN star.customer_dim c USING (customer_key)
-JOIN star.product_dim p USING (product_key)
-JOIN star.location_dim l USING (location_key)
-"""
+from tests.support.web import truth
 
 FILTER_CASES = [
     {},
@@ -32,46 +25,6 @@ FILTER_CASES = [
     {"region": "West", "segment": "Home Office", "year": [2014]},
     {"state": ["Wyoming"]},
 ]
-
-
-def _where(case: dict) -> tuple[str, list]:
-    clauses, params = ["TRUE"], []
-    if case.get("from"):
-        clauses.append("t.full_date >= CAST(? AS DATE)")
-        params.append(case["from"])
-    if case.get("to"):
-        clauses.append("t.full_date <= CAST(? AS DATE)")
-        params.append(case["to"])
-    if case.get("year"):
-        clauses.append(f"t.year IN ({', '.join('?' * len(case['year']))})")
-        params += case["year"]
-    if case.get("state"):
-        clauses.append(f"l.state IN ({', '.join('?' * len(case['state']))})")
-        params += case["state"]
-    for key, column in (
-        ("segment", "c.segment"),
-        ("region", "l.region"),
-        ("category", "p.category"),
-    ):
-        if case.get(key):
-            clauses.append(f"{column} = ?")
-            params.append(case[key])
-    return " AND ".join(clauses), params
-
-
-def truth(star: Path, case: dict) -> dict:
-    """KPIs straight from the fact table (no pre-aggregates)."""
-    where, params = _where(case)
-    with duckdb.connect(str(star), read_only=True) as con:
-        row = con.execute(
-            f"""SELECT coalesce(sum(f.sales), 0), coalesce(sum(f.profit), 0),
-                       coalesce(sum(f.quantity), 0), count(*), count(DISTINCT f.order_id),
-                       count(DISTINCT f.customer_key), count(DISTINCT (l.state, l.city))
-                {_FACTS} WHERE {where}""",
-            params,
-        ).fetchone()
-    names = ("sales", "profit", "quantity", "lines", "orders", "customers", "cities")
-    return dict(zip(names, row, strict=True))
 
 
 @pytest.mark.parametrize("case", FILTER_CASES, ids=lambda c: str(c) or "all")
@@ -175,7 +128,7 @@ def test_openapi_documents_every_endpoint(api: httpx.Client) -> None:
 def test_rebuilt_when_the_warehouse_changes(star_path: Path, tmp_path: Path) -> None:
     copy = tmp_path / "wh.duckdb"
     shutil.copy(star_path, copy)
-    store = CubeStore(DuckDBSource(copy), check_every=0.0)
+    store = CubeStore(DuckDBReader(copy), check_every=0.0)
     first = store.current()
     assert store.current() is first  # same version: same pre-aggregates
     with duckdb.connect(str(copy)) as con:

@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from test_analytics_api import _FACTS, truth  # type: ignore[import-not-found]
+
+from tests.support.web import FACTS, truth
 
 DAY_CASES = [
     {"from": "2016-03-15", "to": "2016-09-10"},
@@ -119,7 +120,7 @@ def test_breakdown_reconciles(api: httpx.Client, star_path: Path) -> None:
     products = _get(api, "breakdown", by="product", top=3, sub_category="Phones", **case)
     with duckdb.connect(str(star_path), read_only=True) as con:
         expected = con.execute(
-            f"""SELECT p.product_id, sum(f.sales) AS s {_FACTS}
+            f"""SELECT p.product_id, sum(f.sales) AS s {FACTS}
                 WHERE t.year = 2017 AND c.segment = 'Consumer' AND p.sub_category = 'Phones'
                 GROUP BY 1 ORDER BY s DESC, 1 LIMIT 3"""
         ).fetchall()
@@ -159,7 +160,7 @@ def test_drill_through_lines(api: httpx.Client, star_path: Path) -> None:
     )
     with duckdb.connect(str(star_path), read_only=True) as con:
         (seattle,) = con.execute(
-            f"""SELECT sum(f.sales) {_FACTS}
+            f"""SELECT sum(f.sales) {FACTS}
                 WHERE t.year = 2016 AND l.city = 'Seattle' AND l.state = 'Washington'"""
         ).fetchone()
     assert Decimal(city["totals"]["sales"]) == Decimal(row["sales"]) == seattle

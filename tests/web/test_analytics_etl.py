@@ -15,12 +15,18 @@ import pytest
 
 from superstore.clients import PgConfig
 from superstore.etl import DuckDBEngine, run_etl, select_days
-from superstore.export import LakeConfig
-from superstore.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
+from superstore.storage import LakeConfig
+from superstore.warehouse import (
+    DuckDBReader,
+    DuckDBWarehouse,
+    PostgresReader,
+    PostgresWarehouse,
+    Warehouse,
+    WarehouseReader,
+)
 from superstore.web import DashboardServer, WebConfig, analytics
 from superstore.web.cubes import CubeStore
 from superstore.web.filters import Filters
-from superstore.web.source import DuckDBSource, PostgresSource, WarehouseSource, read_only_dsn
 
 _OLTP = """
 SELECT {group} sum(l.sales), sum(l.profit), sum(l.quantity), count(*),
@@ -59,7 +65,7 @@ def etl_duckdb(seed_lake: LakeConfig, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(scope="module")
 def etl_postgres(seed_lake: LakeConfig, pg: PgConfig) -> PgConfig:
-    from star_fixtures import new_database  # type: ignore[import-not-found]
+    from tests.support.star import new_database
 
     db = new_database(pg, "web_wh")
     _load(seed_lake, PostgresWarehouse(db, "star"))
@@ -76,10 +82,10 @@ def test_numbers_equal_the_oltp_database(
     request: pytest.FixtureRequest, seed_db: PgConfig, target: str
 ) -> None:
     if target == "duckdb":
-        source: WarehouseSource = DuckDBSource(request.getfixturevalue("etl_duckdb"))
+        source: WarehouseReader = DuckDBReader(request.getfixturevalue("etl_duckdb"))
     else:
         db = request.getfixturevalue("etl_postgres")
-        source = PostgresSource(read_only_dsn(db.dsn), "star")
+        source = PostgresReader(PgConfig(db.dsn).read_only(), "star")
     store = CubeStore(source)
     assert _kpis(store, Filters()) == oltp_kpis(seed_db)[None]
     for column, field in (
@@ -96,7 +102,7 @@ def test_numbers_equal_the_oltp_database(
 
 
 def test_served_from_the_etl_warehouse(etl_duckdb: Path, seed_db: PgConfig) -> None:
-    config = WebConfig(pg=PgConfig(read_only_dsn(seed_db.dsn)), warehouse=DuckDBSource(etl_duckdb))
+    config = WebConfig(pg=PgConfig(seed_db.dsn).read_only(), warehouse=DuckDBReader(etl_duckdb))
     with DashboardServer(config) as server, httpx.Client(base_url=server.url) as client:
         kpis = client.get("/api/analytics/kpis").raise_for_status().json()["kpis"]
         options = client.get("/api/analytics/options").json()

@@ -17,24 +17,22 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from browse import (  # type: ignore[import-not-found]
-    POINT_JS,
+from playwright.sync_api import Page, expect
+
+from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import OrderLine
+from superstore.ingest.consumer import IngestOptions, Ingestor
+from superstore.produce import produce_records, to_records
+from tests.support.web import (
+    BUSY_DAY,
     click_chart,
     kpis_expected,
     kpis_shown,
+    oltp_day,
     seq_of,
     wait_ready,
 )
-from playwright.sync_api import Page, expect
-from test_today_api import BUSY_DAY, oltp_day  # type: ignore[import-not-found]
-from webstar import money, new_order  # type: ignore[import-not-found]
-
-from superstore.clients import KafkaConfig, PgConfig
-from superstore.ingest.consumer import IngestOptions, Ingestor
-from superstore.messages import OrderLine
-from superstore.produce import produce_records, to_records
-
-_POINT_JS = POINT_JS  # the hostile-name tests point at members the same way
+from tests.support.webstar import money, new_order
 
 
 def test_analytics_shows_the_warehouse_numbers_quickly(page: Page, star_path: Path) -> None:

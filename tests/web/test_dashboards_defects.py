@@ -20,7 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from browse import (  # type: ignore[import-not-found]
+from playwright.sync_api import Browser, Page, expect
+
+from superstore.web import DashboardServer
+from tests.support.web import (
+    BUSY_DAY,
+    FACTS,
     api,
     click_chart,
     hover,
@@ -28,14 +33,10 @@ from browse import (  # type: ignore[import-not-found]
     no_horizontal_scroll,
     option,
     pct,
+    truth,
     wait_ready,
 )
-from playwright.sync_api import Browser, Page, expect
-from test_analytics_api import _FACTS, truth  # type: ignore[import-not-found]
-from test_today_api import BUSY_DAY  # type: ignore[import-not-found]
-from webstar import money  # type: ignore[import-not-found]
-
-from superstore.web import DashboardServer
+from tests.support.webstar import money
 
 # The colour ECharts actually painted each member with: {member: colour}.
 COLOURS_JS = """
@@ -209,7 +210,7 @@ def test_map_legend_pie_labels_and_cities_say_what_they_count(page: Page, star_p
     expect(page.locator('.kpi[data-kpi="cities"] .label')).to_contain_text("city + state")
     with duckdb.connect(str(star_path), read_only=True) as con:
         (names,) = con.execute(
-            f"SELECT count(DISTINCT l.city) {_FACTS} WHERE t.year = 2017"
+            f"SELECT count(DISTINCT l.city) {FACTS} WHERE t.year = 2017"
         ).fetchone()
     pairs = truth(star_path, {"year": [2017]})["cities"]
     expect(page.locator("#kpi-cities-note")).to_have_text(

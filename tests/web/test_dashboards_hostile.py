@@ -16,14 +16,14 @@ from decimal import Decimal
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from test_dashboards_browser import _POINT_JS, click_chart, wait_ready  # type: ignore[import-not-found]
-from webstar import build_star, new_order  # type: ignore[import-not-found]
 
 from superstore.clients import PgConfig
-from superstore.ingest import load_lines_direct
-from superstore.messages import OrderLine
+from superstore.contract import OrderLine
+from superstore.oltp import load_lines_direct
+from superstore.warehouse import DuckDBReader
 from superstore.web import DashboardServer, WebConfig
-from superstore.web.source import DuckDBSource, read_only_dsn
+from tests.support.web import POINT_JS, click_chart, wait_ready
+from tests.support.webstar import build_star, new_order
 
 SCRIPT = "<script>window.__xss = 'script'</script>"
 IMG = "<img src=x onerror=\"window.__xss = 'img'\">"
@@ -85,7 +85,7 @@ def hostile_server(
         hostile(dataset[2], 3, segment="Consumer", city=FORMULA, customer_id="X-3"),
     ]
     star = build_star(tmp_path_factory.mktemp("hostile") / "wh.duckdb", lines)
-    config = WebConfig(pg=PgConfig(read_only_dsn(web_pg.dsn)), warehouse=DuckDBSource(star))
+    config = WebConfig(pg=PgConfig(web_pg.dsn).read_only(), warehouse=DuckDBReader(star))
     with DashboardServer(config) as server:
         yield server
 
@@ -96,7 +96,7 @@ def test_analytics_shows_hostile_labels_as_text(page: Page, hostile_server: Dash
     expect(page.locator("#state-options label").filter(has_text="HYPERLINK")).to_have_text(FORMULA)
     chart = page.locator("#chart-segments")
     expect(chart).to_have_attribute("data-finished", "1")
-    x, y = page.evaluate(_POINT_JS, ["chart-segments", "pie", IMG])
+    x, y = page.evaluate(POINT_JS, ["chart-segments", "pie", IMG])
     page.mouse.move(x, y)
     expect(page.locator("#chart-segments div").filter(has_text="onerror")).to_contain_text(IMG)
     click_chart(page, "chart-segments", "pie", IMG)  # a hostile value still filters correctly

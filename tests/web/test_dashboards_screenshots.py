@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_dashboards_browser import wait_ready  # type: ignore[import-not-found]
-from test_today_api import BUSY_DAY  # type: ignore[import-not-found]
+
+from tests.support.web import BUSY_DAY, wait_ready
 
 TARGET = os.environ.get("DASHBOARD_SCREENSHOTS")
 

@@ -16,7 +16,7 @@ import pytest
 
 from superstore.clients import PgConfig
 from superstore.errors import ConfigError
-from superstore.ingest import migrate
+from superstore.oltp import migrate
 from superstore.settings import Settings
 from superstore.web import serve_until
 from superstore.web.server import bind

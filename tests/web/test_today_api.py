@@ -11,45 +11,13 @@ from decimal import Decimal
 import httpx
 import psycopg
 import pytest
-from webstar import new_order  # type: ignore[import-not-found]
 
 from superstore.clients import PgConfig
-from superstore.ingest import load_lines_direct
-from superstore.messages import OrderLine
+from superstore.contract import OrderLine
+from superstore.oltp import load_lines_direct
 from superstore.web import DashboardServer, WebConfig
-from superstore.web.source import read_only_dsn
-
-BUSY_DAY = "2016-09-05"  # one of the data set's busiest days
-
-
-def oltp_day(pg: PgConfig, day: str) -> dict[str, object]:
-    """The day's truth, computed independently of the app's queries."""
-    with pg.connect(autocommit=True) as conn:
-        lines, orders, sales = conn.execute(
-            """SELECT count(*), count(DISTINCT o.order_id), coalesce(sum(l.sales), 0)
-               FROM order_lines l JOIN orders o USING (order_id) WHERE o.order_date = %s""",
-            [day],
-        ).fetchone()
-        cats = conn.execute(
-            """SELECT p.category, sum(l.sales) FROM order_lines l
-               JOIN orders o USING (order_id)
-               JOIN products p USING (product_id, product_name)
-               WHERE o.order_date = %s GROUP BY 1""",
-            [day],
-        ).fetchall()
-        top = conn.execute(
-            """SELECT sum(l.sales) s FROM order_lines l JOIN orders o USING (order_id)
-               WHERE o.order_date = %s GROUP BY l.product_id, l.product_name
-               ORDER BY s DESC LIMIT 5""",
-            [day],
-        ).fetchall()
-    return {
-        "lines": lines,
-        "orders": orders,
-        "sales": Decimal(sales),
-        "categories": {c: Decimal(s) for c, s in cats},
-        "top": [Decimal(s) for (s,) in top],
-    }
+from tests.support.web import BUSY_DAY, oltp_day
+from tests.support.webstar import new_order
 
 
 def test_snapshot_equals_the_database(api: httpx.Client, web_pg: PgConfig) -> None:
@@ -75,7 +43,7 @@ def test_empty_day_and_bad_dates(api: httpx.Client) -> None:
 
 def test_sessions_are_read_only(web_pg: PgConfig) -> None:
     with (
-        PgConfig(read_only_dsn(web_pg.dsn)).connect(autocommit=True) as conn,
+        PgConfig(web_pg.dsn).read_only().connect(autocommit=True) as conn,
         pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
     ):
         conn.execute("DELETE FROM order_lines")
@@ -120,7 +88,7 @@ def test_stream_pushes_each_commit(
 
 def test_empty_database_says_what_to_do(fresh_pg: PgConfig) -> None:
     """No sales tables yet: a 503 with the fix, and a stream that says so and stays open."""
-    config = WebConfig(pg=PgConfig(read_only_dsn(fresh_pg.dsn)), warehouse=None)
+    config = WebConfig(pg=PgConfig(fresh_pg.dsn).read_only(), warehouse=None)
     with DashboardServer(config) as server, httpx.Client(base_url=server.url) as client:
         response = client.get("/api/today")
         assert response.status_code == 503 and "superstore ingest" in response.json()["detail"]

@@ -11,8 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pydantic import ValidationError
+
 from superstore.clients import KafkaConfig, PgConfig
-from superstore.ingest.day_totals import drifted_days, tracked_days
+from superstore.contract import WireError, decode_wire, line_key
+from superstore.export import VerifyError, list_partitions, verify_day
+from superstore.oltp import drifted_days, orphan_counts, rejected_count, totals_by_day, tracked_days
+from superstore.produce import deleted_by_retention, scan_topic
+from superstore.storage import LakeConfig
+from superstore.warehouse import Warehouse
 
 __all__ = [
     "DayTotals",
@@ -82,11 +89,6 @@ def kafka_layer(config: KafkaConfig, timeout: float = 120.0) -> LayerTotals:
     Also notes raw message counts and the DLQ size, so a reader sees what the
     topic holds beyond the distinct lines.
     """
-    from pydantic import ValidationError
-
-    from superstore.produce.readback import deleted_by_retention, scan_topic
-    from superstore.wire import WireError, decode_wire, line_key
-
     latest: dict[str, tuple[dt.date, str, Decimal]] = {}
     invalid = 0
 
@@ -113,22 +115,12 @@ def kafka_layer(config: KafkaConfig, timeout: float = 120.0) -> LayerTotals:
 def postgres_layer(pg: PgConfig) -> LayerTotals:
     """Lines in the OLTP tables, per order date (orders join lines)."""
     with pg.connect(autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT o.order_date, count(*), count(DISTINCT o.order_id), sum(l.sales)"
-            " FROM order_lines l JOIN orders o USING (order_id) GROUP BY o.order_date"
-        ).fetchall()
-        orphans = conn.execute(
-            "SELECT count(*) FROM order_lines l WHERE NOT EXISTS"
-            " (SELECT 1 FROM orders o WHERE o.order_id = l.order_id)"
-        ).fetchone()[0]
-        orphan_orders = conn.execute(
-            "SELECT count(*) FROM orders o WHERE NOT EXISTS"
-            " (SELECT 1 FROM customers c WHERE c.customer_id = o.customer_id)"
-        ).fetchone()[0]
-        rejected = conn.execute("SELECT count(*) FROM rejected_lines").fetchone()[0]
+        rows = totals_by_day(conn)
+        orphans, orphan_orders = orphan_counts(conn)
+        rejected = rejected_count(conn)
         drifted = drifted_days(conn)
         tracked = len(tracked_days(conn))
-    layer = LayerTotals("postgres", {d: DayTotals(n, o, Decimal(s)) for d, n, o, s in rows})
+    layer = LayerTotals("postgres", {d: DayTotals(n, o, s) for d, n, o, s in rows})
     layer.notes = {
         "orphan_lines": orphans,
         "orphan_orders": orphan_orders,
@@ -140,20 +132,20 @@ def postgres_layer(pg: PgConfig) -> LayerTotals:
     return layer
 
 
-def lake_layer(lake: object, on_progress: Callable[[int, int], None] | None = None) -> LayerTotals:
+def lake_layer(
+    lake: LakeConfig, on_progress: Callable[[int, int], None] | None = None
+) -> LayerTotals:
     """What each partition's manifest says it holds, after verifying its files against it.
 
     A partition whose files do not match (tampered, truncated, missing) is
     listed in notes["bad_partitions"] and reported as a problem.
     """
-    from superstore.export import VerifyError, list_partitions, verify_day
-
-    days = list_partitions(lake)  # type: ignore[arg-type]
+    days = list_partitions(lake)
     layer = LayerTotals("lake")
     bad: dict[str, str] = {}
     for i, day in enumerate(days, start=1):
         try:
-            manifest = verify_day(lake, day)  # type: ignore[arg-type]
+            manifest = verify_day(lake, day)
         except VerifyError as exc:
             bad[day.isoformat()] = str(exc)
             continue
@@ -180,11 +172,11 @@ GROUP BY t.full_date
 """
 
 
-def warehouse_layer(warehouse: object) -> LayerTotals:
+def warehouse_layer(warehouse: Warehouse) -> LayerTotals:
     """Warehouse facts per day, joined through every dimension; also counts bare facts."""
-    schema = warehouse.schema  # type: ignore[attr-defined]
-    rows = warehouse.query(_WAREHOUSE_SQL.format(s=schema))  # type: ignore[attr-defined]
-    bare = warehouse.query(f"SELECT count(*) FROM {schema}.sales_fact")[0][0]  # type: ignore[attr-defined]
+    schema = warehouse.schema
+    rows = warehouse.query(_WAREHOUSE_SQL.format(s=schema))
+    bare = warehouse.query(f"SELECT count(*) FROM {schema}.sales_fact")[0][0]
     layer = LayerTotals(
         "warehouse",
         {_as_date(d): DayTotals(int(n), int(o), Decimal(str(s))) for d, n, o, s in rows},

@@ -124,7 +124,10 @@ def reconcile(layers: Sequence[LayerTotals], until: dt.date | None) -> Report:
         ]
     )
     for layer in layers:
-        bad = layer.notes.get("bad_partitions") or {}
-        problems += [f"{layer.name}: partition {day} fails verification: {why}"
-                     for day, why in bad.items()]  # type: ignore[union-attr]  # fmt: skip
+        bad = layer.notes.get("bad_partitions")
+        if isinstance(bad, dict):
+            problems += [
+                f"{layer.name}: partition {day} fails verification: {why}"
+                for day, why in bad.items()
+            ]
     return Report(list(layers), differences, until, problems)

@@ -6,9 +6,18 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from superstore.check.layers import LayerTotals, kafka_layer, lake_layer, postgres_layer
+from superstore.check.layers import (
+    LayerTotals,
+    kafka_layer,
+    lake_layer,
+    postgres_layer,
+    warehouse_layer,
+)
 from superstore.check.reconcile import Report, reconcile
 from superstore.settings import Settings
+from superstore.stack import kafka_config, pg_config
+from superstore.storage import LakeConfig
+from superstore.warehouse import warehouse_config
 
 __all__ = ["default_until", "run_check"]
 
@@ -27,18 +36,12 @@ def run_check(
     include_warehouse: bool = True,
 ) -> Report:
     """Per-day totals of every layer, compared pairwise (Kafka on all days, the rest to `until`)."""
-    from superstore.clients import kafka_config, pg_config
-    from superstore.export import LakeConfig
-
     layers: list[LayerTotals] = []
     if include_kafka:
         layers.append(kafka_layer(kafka_config(settings)))
     layers.append(postgres_layer(pg_config(settings)))
     layers.append(lake_layer(LakeConfig.from_settings(settings)))
     if include_warehouse:
-        from superstore.check.layers import warehouse_layer
-        from superstore.warehouse import WarehouseConfig
-
-        with WarehouseConfig.from_settings(settings).open() as warehouse:
+        with warehouse_config(settings).open() as warehouse:
             layers.append(warehouse_layer(warehouse))
     return reconcile(layers, until or default_until(settings))

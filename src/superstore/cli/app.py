@@ -16,6 +16,7 @@ from superstore.cli import produce as produce_cmd
 from superstore.cli import run as run_cmd
 from superstore.cli import serve as serve_cmd
 from superstore.cli import stack as stack_cmd
+from superstore.cli import status as status_cmd
 from superstore.cli import topic as topic_cmd
 from superstore.logs import setup_logging
 from superstore.settings import load_settings
@@ -39,7 +40,7 @@ app.command("produce")(produce_cmd.produce)
 app.command("ingest")(ingest_cmd.ingest)
 app.command("check")(check_cmd.check)
 app.command("run")(run_cmd.run)
-app.command("status")(run_cmd.status)
+app.command("status")(status_cmd.status)
 app.command("export")(export_cmd.export)
 app.command("etl")(etl_cmd.etl)
 app.add_typer(topic_cmd.app, name="topic")

@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from superstore.check.run import run_check
 from superstore.settings import Settings
 
 __all__ = ["check"]
@@ -35,6 +34,8 @@ def check(
     manifests, warehouse facts joined through every dimension. Exits 1 and
     names the days and layers that disagree.
     """
+    from superstore.check import run_check  # lazy: the check reads the lake and warehouse
+
     settings: Settings = ctx.obj
     report = run_check(
         settings,

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from superstore.errors import InputError
 from superstore.settings import Settings
+from superstore.storage import LakeConfig
 
 if TYPE_CHECKING:  # imported by the command: the CLI starts without DuckDB, Arrow, numpy
     from superstore.etl import EtlReport
@@ -22,7 +23,6 @@ __all__ = ["etl"]
 
 console = Console(stderr=True)
 _DATE = ["%Y-%m-%d"]
-_WAREHOUSES = ("duckdb", "postgres", "redshift")
 
 
 def _conf(pairs: list[str] | None) -> dict[str, str]:
@@ -107,9 +107,9 @@ def etl(
     SUPERSTORE_WAREHOUSE_SCHEMA (default star), SUPERSTORE_REDSHIFT_IAM_ROLE and
     SUPERSTORE_REDSHIFT_STAGE_URL (s3:// prefix COPY reads from).
     """
-    from superstore.etl import ENGINES, make_engine, run_etl, select_days
-    from superstore.export import LakeConfig
-    from superstore.warehouse import WarehouseConfig
+    # lazy: the ETL loads Arrow and DuckDB (thread pools); the CLI stays single-threaded
+    from superstore.etl import ENGINES, engine_config, run_etl, select_days
+    from superstore.warehouse import TARGETS, warehouse_config
 
     settings: Settings = ctx.obj
     updates = {"lake_url": lake_url, "warehouse_path": warehouse_path}
@@ -124,18 +124,16 @@ def etl(
         end=end.date() if end else None,
         all_days=every,
     )
-    target = WarehouseConfig.from_settings(
-        settings, kind=_choice(warehouse, _WAREHOUSES, "--warehouse")
-    )
+    target = warehouse_config(settings, kind=_choice(warehouse, tuple(TARGETS), "--warehouse"))
     started = time.monotonic()
     with (
-        make_engine(
+        engine_config(
             settings,
-            name=_choice(engine, ENGINES, "--engine"),
+            name=_choice(engine, tuple(ENGINES), "--engine"),
             lake=lake,
             master=spark_master,
             conf=_conf(spark_conf),
-        ) as runner,
+        ).open() as runner,
         target.open() as store,
         Progress(
             TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),

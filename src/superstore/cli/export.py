@@ -12,12 +12,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from superstore.clients import pg_config
 from superstore.errors import InputError
 from superstore.settings import Settings
+from superstore.stack import pg_config
+from superstore.storage import LakeConfig
 
 if TYPE_CHECKING:  # imported by the command: the CLI starts without Arrow and numpy
-    from superstore.export import LakeConfig, Manifest
+    from superstore.export import Manifest
 
 __all__ = ["export"]
 
@@ -78,7 +79,8 @@ def export(
     Rerunning a day replaces its partition atomically; an empty day gets an empty partition.
     --verify checks partitions against their manifests instead of writing them.
     """
-    from superstore.export import LakeConfig, export_days
+    # lazy: the export loads Arrow (thread pools); the CLI stays single-threaded
+    from superstore.export import export_days
 
     settings: Settings = ctx.obj
     if lake_url:
@@ -122,7 +124,7 @@ def _describe(manifest: Manifest) -> str:
 
 def _verify(lake: LakeConfig, days: list[dt.date] | None) -> None:
     """Verify each day; report every bad partition, then fail once naming them."""
-    from superstore.export import VerifyError, list_partitions, verify_day
+    from superstore.export import VerifyError, list_partitions, verify_day  # lazy: Arrow
 
     todo = list_partitions(lake) if days is None else days
     if not todo:

@@ -7,8 +7,7 @@ import logging
 import typer
 from rich.console import Console
 
-from superstore.ingest.consumer import IngestOptions
-from superstore.ingest.workers import run_member, run_workers
+from superstore.ingest import IngestOptions, run_member, run_workers
 from superstore.settings import Settings
 
 __all__ = ["ingest"]

@@ -11,11 +11,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from superstore.clients import kafka_config
 from superstore.data import dataset_path, lines_between, load_lines
 from superstore.errors import InputError, TransientError
 from superstore.produce import LineSynthesizer, bad_records, mix_bad, produce_live, produce_records
 from superstore.settings import Settings
+from superstore.stack import kafka_config
 
 __all__ = ["produce"]
 

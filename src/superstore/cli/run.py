@@ -1,4 +1,4 @@
-"""`superstore run` and `superstore status`: the supervised pipeline and its health."""
+"""`superstore run`: the whole pipeline, supervised."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import typer
 from rich.console import Console
 
 from superstore.settings import Settings
+from superstore.stack import stack_up
 
-__all__ = ["run", "status"]
+__all__ = ["run"]
 
 console = Console(stderr=True)
 
@@ -36,9 +37,9 @@ def run(
     catching up every missed day after downtime. Failed steps are retried
     with backoff and alerted (SUPERSTORE_ALERT_*); they never stop ingestion.
     """
+    # lazy: the pipeline loads Arrow and DuckDB (thread pools); the CLI stays single-threaded
     from superstore.ops.metrics import serve_metrics
     from superstore.ops.supervisor import Supervisor, SupervisorOptions
-    from superstore.stack import stack_up
 
     settings: Settings = ctx.obj
     stack_up(settings, report=lambda msg: console.print(f"[green]✓[/] {msg}"))
@@ -57,23 +58,3 @@ def run(
     console.print("running; Ctrl-C stops everything")
     supervisor.run()
     console.print("[green]✓[/] stopped cleanly")
-
-
-def status(ctx: typer.Context) -> None:
-    """Summarise health: services, consumer lag, last export, scheduler mark, dead letters."""
-    from superstore.ops.status import pipeline_status
-
-    st = pipeline_status(ctx.obj)
-    out = Console()
-    for name, state in st.services.items():
-        out.print(f"{name:10} {state}")
-    lag = ", ".join(f"p{p}={n:,}" for p, n in sorted(st.lag.items())) or "unknown"
-    out.print(f"{'lag':10} {lag}")
-    out.print(
-        f"{'dlq':10} {st.dlq_messages if st.dlq_messages is not None else 'unknown'} messages, "
-        f"{st.rejected_lines if st.rejected_lines is not None else 'unknown'} rejected lines"
-    )
-    out.print(f"{'lake':10} {st.partitions:,} partitions, last {st.last_partition or '-'}")
-    out.print(f"{'scheduler':10} done through {st.done_through or '-'}")
-    if not st.healthy:
-        raise typer.Exit(1)

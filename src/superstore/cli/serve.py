@@ -42,6 +42,7 @@ def serve(
     the warehouse star schema (SUPERSTORE_WAREHOUSE) through pre-aggregates
     rebuilt when it changes. All assets are local: no internet needed.
     """
+    # lazy: the dashboards load DuckDB (thread pools); the CLI stays single-threaded
     from superstore.web import serve as run_server
     from superstore.web import web_config
 

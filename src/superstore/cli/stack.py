@@ -8,6 +8,8 @@ from rich.table import Table
 
 from superstore.settings import Settings
 from superstore.stack import stack_down, stack_env, stack_status, stack_up
+from superstore.stack.cluster import stack_partitions
+from superstore.stack.standby import failover as pg_failover
 
 __all__ = ["app"]
 
@@ -19,14 +21,24 @@ console = Console(stderr=True)
 
 
 @app.command("up")
-def up(ctx: typer.Context) -> None:
+def up(
+    ctx: typer.Context,
+    brokers: int | None = typer.Option(
+        None, "--brokers", help="1, or 3 for a local KRaft cluster (default: as last time, else 1)."
+    ),
+    pg_standby: bool | None = typer.Option(
+        None, "--pg-standby/--no-pg-standby", help="Run a streaming PostgreSQL standby too."
+    ),
+) -> None:
     """Start the local broker and PostgreSQL (idempotent: running services are reused).
 
     Services given by SUPERSTORE_KAFKA_BOOTSTRAP or SUPERSTORE_PG_DSN are used
-    as they are and never started here. Creates the topics if missing.
+    as they are and never started here. Creates the topics if missing. The
+    stack's shape (--brokers, --pg-standby) is remembered for this data dir.
     """
     settings: Settings = ctx.obj
-    stack_up(settings, report=lambda msg: console.print(f"[green]✓[/] {msg}"))
+    report = lambda msg: console.print(f"[green]✓[/] {msg}")  # noqa: E731
+    stack_up(settings, report=report, brokers=brokers, pg_standby=pg_standby)
     console.print("stack is up; `superstore stack env` prints its connection settings")
 
 
@@ -48,8 +60,30 @@ def status(ctx: typer.Context) -> None:
         health = "[green]up[/]" if row.healthy else "[red]down[/]"
         table.add_row(row.name, row.origin, row.address, health, row.detail)
     Console().print(table)
+    partitions = stack_partitions(ctx.obj)
+    if partitions:
+        table = Table("topic", "partition", "leader", "replicas", "in sync", title="partitions")
+        for part in partitions:
+            isr = ",".join(map(str, part.isr))
+            table.add_row(
+                part.topic, str(part.partition), str(part.leader),
+                ",".join(map(str, part.replicas)),
+                f"[red]{isr} (under-replicated)[/]" if part.under_replicated else isr,
+            )  # fmt: skip
+        Console().print(table)
     if not all(row.healthy for row in rows):
         raise typer.Exit(1)
+
+
+@app.command("failover")
+def failover(ctx: typer.Context) -> None:
+    """Promote the PostgreSQL standby to primary; the old primary is fenced and never primary again.
+
+    A running old primary is shut down first (its last WAL reaches the standby);
+    a dead one is recorded as such. The DSN of `stack env` names both nodes and
+    connects to whichever is primary; `stack up` rebuilds the old one as a standby.
+    """
+    pg_failover(ctx.obj, report=lambda msg: console.print(f"[green]✓[/] {msg}"))
 
 
 @app.command("env")

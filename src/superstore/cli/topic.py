@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from superstore.clients import kafka_config
 from superstore.data import dataset_path, dataset_stats, load_lines
 from superstore.errors import FatalError
-from superstore.produce.readback import read_topic
+from superstore.produce import read_topic
 from superstore.settings import Settings
+from superstore.stack import kafka_config
 
 __all__ = ["app"]
 

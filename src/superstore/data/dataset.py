@@ -25,8 +25,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from superstore.contract import OrderLine
 from superstore.errors import InputError
-from superstore.messages import OrderLine
 
 __all__ = [
     "KAGGLE_COLUMNS",

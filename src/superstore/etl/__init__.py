@@ -3,13 +3,17 @@
 See docs/warehouse.md. Typical use::
 
     lake = LakeConfig.from_settings(settings)
-    with make_engine(settings) as engine, WarehouseConfig.from_settings(settings).open() as wh:
-        run_etl(lake, engine, wh, select_days(lake, all_days=True))
+    with (
+        engine_config(settings, lake=lake).open() as engine,
+        warehouse_config(settings).open() as warehouse,
+    ):
+        run_etl(lake, engine, warehouse, select_days(lake, all_days=True))
 """
 
-from superstore.etl.engines import DuckDBEngine, Engine
-from superstore.etl.pipeline import ENGINES, EtlReport, Progress, make_engine, run_etl
+from superstore.etl.engines import DuckDBEngine, DuckDBEngineConfig, Engine, EngineConfig
+from superstore.etl.pipeline import EtlReport, Progress, run_etl
 from superstore.etl.quality import DataQualityError, DayTotals, run_checks
+from superstore.etl.registry import ENGINES, engine_config
 from superstore.etl.source import Partition, select_days, verify_partitions
 from superstore.etl.transform import INPUT_COLUMNS, TRANSFORM
 
@@ -20,11 +24,13 @@ __all__ = [
     "DataQualityError",
     "DayTotals",
     "DuckDBEngine",
+    "DuckDBEngineConfig",
     "Engine",
+    "EngineConfig",
     "EtlReport",
     "Partition",
     "Progress",
-    "make_engine",
+    "engine_config",
     "run_checks",
     "run_etl",
     "select_days",

@@ -1,31 +1,42 @@
-"""Engines that run the one transformation: DuckDB (default) in process.
+"""Engines that run the one transformation, and the config each is built from.
 
 An engine takes the verified partitions' ``orders.parquet`` URLs and returns
 the five star tables as Arrow, conformed to the warehouse schema. It runs the
 SELECTs of ``superstore.etl.transform`` rendered for its dialect and nothing
-else, so engines cannot drift apart. Spark lives in ``superstore.etl.spark``.
+else, so engines cannot drift apart. DuckDB (default, in process) is here;
+Spark lives in ``superstore.etl.spark``; both are registered by name in
+``superstore.etl.registry``, each as an `EngineConfig` that builds its engine.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import ClassVar, Self
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec import AbstractFileSystem
 
+from superstore.dialects import render
 from superstore.errors import FatalError
 from superstore.etl.transform import INPUT_COLUMNS, TRANSFORM
-from superstore.warehouse.base import Closeable, conform
-from superstore.warehouse.dialects import render
-from superstore.warehouse.schema import TABLES
+from superstore.lifecycle import Closeable
+from superstore.settings import Settings
+from superstore.storage import LakeConfig
+from superstore.warehouse import TABLES, conform
 
-if TYPE_CHECKING:
-    from fsspec import AbstractFileSystem
-
-__all__ = ["DuckDBEngine", "Engine"]
+__all__ = [
+    "DuckDBEngine",
+    "DuckDBEngineConfig",
+    "Engine",
+    "EngineConfig",
+    "EngineOptions",
+    "empty_star",
+]
 
 
 class Engine(Closeable, ABC):
@@ -36,6 +47,30 @@ class Engine(Closeable, ABC):
     @abstractmethod
     def transform(self, files: Sequence[str]) -> dict[str, pa.Table]:
         """The star tables of the order lines in ``files`` (orders.parquet URLs)."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What a command adds to the settings: the lake read, and Spark overrides from flags."""
+
+    lake: LakeConfig | None = None
+    master: str | None = None
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+
+class EngineConfig(ABC):
+    """One engine's settings; it builds the engine (``with config.open() as engine``)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings, options: EngineOptions) -> Self:
+        """This engine as configured, with the command's options on top."""
+
+    @abstractmethod
+    def open(self) -> Engine:
+        """The engine, ready to transform (a Spark session starts on first use)."""
 
 
 def empty_star() -> dict[str, pa.Table]:
@@ -62,8 +97,6 @@ class DuckDBEngine(Engine):
 
     def transform(self, files: Sequence[str]) -> dict[str, pa.Table]:
         """Each output is one DuckDB query over a view of the files' columns."""
-        import duckdb
-
         if not files:
             return empty_star()
         con = duckdb.connect(":memory:")
@@ -94,6 +127,26 @@ def _fetch_one(fs: AbstractFileSystem, url: str) -> pa.Table:
         return pq.read_table(data, columns=list(INPUT_COLUMNS))
 
 
-def _to_arrow(relation: object) -> pa.Table:
-    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table  # type: ignore[attr-defined]
-    return fetch()
+def _to_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
+    # DuckDB 1.4 names it fetch_arrow_table, later versions to_arrow_table.
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    table: pa.Table = fetch()
+    return table
+
+
+@dataclass(frozen=True)
+class DuckDBEngineConfig(EngineConfig):
+    """``--engine duckdb`` (the default): in process, on all cores of this machine."""
+
+    name: ClassVar[str] = "duckdb"
+    filesystem: AbstractFileSystem | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options: EngineOptions) -> Self:
+        """Remote lakes are read through the lake's own filesystem (fsspec)."""
+        lake = options.lake
+        return cls(filesystem=lake.fs() if lake and not lake.is_local else None)
+
+    def open(self) -> DuckDBEngine:
+        """An engine; each transform opens its own in-memory database."""
+        return DuckDBEngine(filesystem=self.filesystem)

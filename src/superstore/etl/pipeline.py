@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from superstore.errors import ConfigError
-from superstore.etl.engines import DuckDBEngine, Engine
+from superstore.etl.engines import Engine
 from superstore.etl.quality import DayTotals, run_checks
 from superstore.etl.source import Partition, verify_partitions
-from superstore.export import LakeConfig
-from superstore.settings import Settings
-from superstore.warehouse.base import StarBatch, Warehouse
+from superstore.storage import LakeConfig
+from superstore.warehouse import Query, StarBatch, Warehouse
 
-__all__ = ["ENGINES", "EtlReport", "Progress", "make_engine", "run_etl"]
+__all__ = ["EtlReport", "Progress", "run_etl"]
 
-ENGINES = ("duckdb", "spark")
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: phase is "verify" (partitions) or "load" (days)."""
 
@@ -45,29 +42,6 @@ class EtlReport:
         self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
 
 
-def make_engine(
-    settings: Settings,
-    name: str | None = None,
-    lake: LakeConfig | None = None,
-    master: str | None = None,
-    conf: Mapping[str, str] | None = None,
-) -> Engine:
-    """The engine named by the flag or the settings; Spark settings pass through."""
-    name = name or settings.etl_engine
-    if name == "duckdb":
-        return DuckDBEngine(filesystem=lake.fs() if lake and not lake.is_local else None)
-    if name == "spark":
-        from superstore.etl.spark import SparkEngine
-
-        return SparkEngine(
-            master=master or settings.spark_master,
-            conf={**settings.spark_conf, **(conf or {})},
-            stage_url=settings.spark_stage_url,
-            java_home=str(settings.java_home) if settings.java_home else None,
-        )
-    raise ConfigError(f"unknown engine {name!r}; use one of {', '.join(ENGINES)}")
-
-
 def _batches(partitions: Sequence[Partition], batch_lines: int) -> Iterator[list[Partition]]:
     batch: list[Partition] = []
     lines = 0
@@ -79,6 +53,11 @@ def _batches(partitions: Sequence[Partition], batch_lines: int) -> Iterator[list
             batch, lines = [], 0
     if batch:
         yield batch
+
+
+def _checks(schema: str, expected: dict[dt.date, DayTotals]) -> Callable[[Query], None]:
+    """The data-quality checks of one batch, to run inside its merge transaction."""
+    return lambda query: run_checks(query, schema, expected)
 
 
 def run_etl(
@@ -113,9 +92,7 @@ def run_etl(
         report.add_time("transform", started)
         expected = {p.day: DayTotals(p.manifest.lines, p.manifest.sales) for p in batch}
         started = time.perf_counter()
-        warehouse.merge(
-            star, check=lambda query, want=expected: run_checks(query, warehouse.schema, want)
-        )
+        warehouse.merge(star, check=_checks(warehouse.schema, expected))
         report.add_time("merge", started)
         report.batches += 1
         report.days += len(batch)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from superstore.errors import FatalError
-from superstore.warehouse.base import Query, time_key
-from superstore.warehouse.schema import DIMENSIONS, SALES_FACT
+from superstore.warehouse import DIMENSIONS, Query, time_key
+from superstore.warehouse.schema import SALES_FACT
 
 __all__ = ["DataQualityError", "DayTotals", "run_checks"]
 
@@ -43,7 +43,7 @@ class DayTotals:
     sales: Decimal
 
 
-def _shown(rows: list[tuple]) -> str:
+def _shown(rows: list[tuple[object, ...]]) -> str:
     text = ", ".join("/".join(str(v) for v in row) for row in rows[:_SHOW])
     return text + (", ..." if len(rows) > _SHOW else "")
 

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from superstore.errors import InputError
-from superstore.export import LakeConfig, Manifest, VerifyError, list_partitions, read_manifest
+from superstore.export import Manifest, VerifyError, list_partitions, read_manifest
 from superstore.export import verify_day as export_verify_day
-from superstore.export.lake import lake_errors
+from superstore.storage import LakeConfig, lake_errors
 
 __all__ = ["ORDERS_FILE", "Partition", "select_days", "verify_partitions"]
 

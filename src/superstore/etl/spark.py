@@ -17,19 +17,27 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from superstore.dialects import render
 from superstore.errors import ConfigError, FatalError
-from superstore.etl.engines import Engine, empty_star
+from superstore.etl.engines import Engine, EngineConfig, EngineOptions, empty_star
 from superstore.etl.transform import INPUT_COLUMNS, TRANSFORM
-from superstore.warehouse.base import conform
-from superstore.warehouse.dialects import render
-from superstore.warehouse.schema import TABLES
+from superstore.settings import Settings
+from superstore.warehouse import TABLES, conform
 
-__all__ = ["LOCAL_DEFAULTS", "SparkEngine", "on_this_machine", "spark_session"]
+__all__ = [
+    "LOCAL_DEFAULTS",
+    "SparkEngine",
+    "SparkEngineConfig",
+    "on_this_machine",
+    "spark_session",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +67,7 @@ def spark_session(
 ) -> Any:
     """A SparkSession; a missing pyspark or Java is a ConfigError, not a traceback."""
     try:
-        from pyspark.sql import SparkSession
+        from pyspark.sql import SparkSession  # lazy: an optional extra (superstore[spark])
     except ImportError:
         raise ConfigError(
             "install superstore[spark] to use --engine spark",
@@ -170,8 +178,6 @@ class SparkEngine(Engine):
     def _read(self, path: str) -> pa.Table:
         if "://" not in path:
             return pq.read_table(path)
-        import fsspec
-
         fs, root = fsspec.core.url_to_fs(path)
         files = sorted(p for p in fs.find(root) if p.endswith(".parquet"))
         return pa.concat_tables([pq.read_table(f, filesystem=fs) for f in files])
@@ -185,11 +191,36 @@ class SparkEngine(Engine):
 
 def _remove_stage(url: str) -> None:
     """Delete this run's directory under a shared stage URL; a failure is only logged."""
-    import fsspec
-
     try:
         fs, root = fsspec.core.url_to_fs(url)
         if fs.exists(root):
             fs.rm(root, recursive=True)
     except Exception as exc:  # a leftover temp dir must not fail a finished ETL
         log.warning("could not delete the Spark stage %s: %s", url, exc)
+
+
+@dataclass(frozen=True)
+class SparkEngineConfig(EngineConfig):
+    """``--engine spark``: local[*] here, ``yarn`` on EMR, any Spark master by URL."""
+
+    name: ClassVar[str] = "spark"
+    master: str = "local[*]"
+    conf: dict[str, str] = field(default_factory=dict)
+    stage_url: str = ""
+    java_home: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options: EngineOptions) -> Self:
+        """``SUPERSTORE_SPARK_*``, with ``--spark-master`` and ``--spark-conf`` on top."""
+        return cls(
+            master=options.master or settings.spark_master,
+            conf={**settings.spark_conf, **options.conf},
+            stage_url=settings.spark_stage_url,
+            java_home=str(settings.java_home) if settings.java_home else None,
+        )
+
+    def open(self) -> SparkEngine:
+        """The engine; its session starts on the first transform."""
+        return SparkEngine(
+            master=self.master, conf=self.conf, stage_url=self.stage_url, java_home=self.java_home
+        )

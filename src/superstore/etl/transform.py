@@ -2,7 +2,7 @@
 
 Each output is one SELECT over the relation ``lines`` (the day partitions'
 ``orders.parquet`` rows, snake_case columns), authored in PostgreSQL's dialect
-and rendered for the engine by ``superstore.warehouse.dialects.render``. The
+and rendered for the engine by ``superstore.dialects.render``. The
 DuckDB and Spark engines run exactly these statements; neither has a copy.
 
 Why each table is shaped this way:

@@ -9,30 +9,26 @@ lake are serialised with a transaction-scoped advisory lock.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
+from fsspec import AbstractFileSystem
 
 from superstore import __version__
 from superstore.clients import PgConfig
 from superstore.errors import FatalError, TransientError
 from superstore.export.dump import TableDump, dump_table
-from superstore.export.lake import LakeConfig, lake_errors
-from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS, aggregate_sql
+from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS
 from superstore.export.manifest import Manifest, order_stats
 from superstore.export.publish import check_written, discard, publish, temp_path
-from superstore.export.snapshot import Snapshot, open_snapshot
+from superstore.oltp import Snapshot, day_totals_sql, open_snapshot, order_dates, try_lock_export
+from superstore.storage import LakeConfig, lake_errors
 
-if TYPE_CHECKING:
-    from fsspec import AbstractFileSystem
+__all__ = ["export_day", "export_days"]
 
-__all__ = ["EXPORT_LOCK", "export_day", "export_days", "order_dates"]
-
-EXPORT_LOCK = 0x5E5E_0005  # first key of pg_try_advisory_xact_lock(int, int) for exports
 OnDay = Callable[[Manifest, int, int], None]
 _ORDER_KEEP = ("order_id", "order_date", "sales", "profit")
 _Small = tuple[tuple[int, Decimal] | None, TableDump, TableDump]
@@ -66,16 +62,8 @@ def export_days(
     return manifests
 
 
-def order_dates(conn: psycopg.Connection) -> list[dt.date]:
-    """Every distinct order date in the database, oldest first."""
-    rows = conn.execute("SELECT DISTINCT order_date FROM orders ORDER BY 1").fetchall()
-    return [row[0] for row in rows]
-
-
 def _lock_lake(conn: psycopg.Connection, lake: LakeConfig) -> None:
-    key = zlib.crc32(lake.url.encode()) - (1 << 31)  # signed int4
-    row = conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [EXPORT_LOCK, key]).fetchone()
-    if not (row and row[0]):
+    if not try_lock_export(conn, lake.url):
         raise TransientError(
             f"another export to {lake.url} is running", hint="wait for it and try again"
         )
@@ -105,7 +93,7 @@ def _export_one(snap: Snapshot, lake: LakeConfig, fs: AbstractFileSystem, day: d
 
 
 def _dump_small(conn: psycopg.Connection, day: dt.date, fs: Any, tmp: str) -> _Small:
-    expected = conn.execute(aggregate_sql(day)).fetchone()
+    expected = conn.execute(day_totals_sql(day)).fetchone()
     customers = dump_table(conn, CUSTOMERS, day, fs, tmp)
     products = dump_table(conn, PRODUCTS, day, fs, tmp)
     return expected, customers, products

@@ -16,12 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from superstore.errors import FatalError
-from superstore.export.lake import LakeConfig, lake_errors
 from superstore.export.layout import DATA_FILES, MANIFEST_NAME, ORDERS, SCHEMA_VERSION, TABLES
+from superstore.storage import LakeConfig, lake_errors
 
 __all__ = ["FileEntry", "Manifest", "VerifyError", "read_manifest", "verify_day"]
 
@@ -183,7 +184,6 @@ def _check_file(name: str, data: bytes, entry: FileEntry, manifest: Manifest) ->
 
 def order_stats(orders: pa.Table) -> dict[str, Any]:
     """Lines, distinct orders, exact sales and profit sums, order date range of an orders table."""
-    import pyarrow.compute as pc
 
     def total(column: str) -> Decimal:
         value = pc.sum(orders[column]).as_py()

@@ -24,9 +24,9 @@ import shutil
 import uuid
 from typing import TYPE_CHECKING
 
-from superstore.export.lake import LakeConfig, lake_errors
 from superstore.export.layout import DATA_FILES, MANIFEST_NAME
 from superstore.export.manifest import FileEntry, Manifest, VerifyError
+from superstore.storage import LakeConfig, lake_errors
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem

@@ -1,6 +1,20 @@
-"""Exactly-once ingestion Kafka -> PostgreSQL, with dead-letter handling."""
+"""Exactly-once ingestion Kafka -> PostgreSQL, with dead-letter handling.
 
-from superstore.ingest.load import load_lines_direct
-from superstore.ingest.migrate import migrate
+`consumer.Ingestor` is one consumer-group member (decode, validate, hand a
+batch to the writer thread); `committer.BatchCommitter` commits each batch
+through the OLTP store's transaction, retrying until it lands; `dlq` publishes
+rejects; `workers` runs several members from one command.
+"""
 
-__all__ = ["load_lines_direct", "migrate"]
+from superstore.ingest.consumer import BatchReport, IngestOptions, Ingestor, IngestStats
+from superstore.ingest.workers import WorkersResult, run_member, run_workers
+
+__all__ = [
+    "BatchReport",
+    "IngestOptions",
+    "IngestStats",
+    "Ingestor",
+    "WorkersResult",
+    "run_member",
+    "run_workers",
+]

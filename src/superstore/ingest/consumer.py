@@ -9,7 +9,7 @@ Throughput: decoding batch N+1 (Python) overlaps with writing batch N
 (PostgreSQL, in a writer thread). At most one batch is in flight; it is
 finished before the next is submitted and before partitions are revoked.
 
-Failure handling, decided in one place (`BatchWriter.write`):
+Failure handling, decided in one place (`BatchCommitter.write`):
 - PostgreSQL unreachable or failing transiently: nothing is committed; the
   writer retries the same batch with backoff until PostgreSQL answers.
   Nothing is skipped, nothing is read past it.
@@ -29,23 +29,28 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig, PgConfig
+from superstore.contract import WireError, decode_wire, describe_validation_error
 from superstore.errors import FatalError
-from superstore.ingest.batch_writer import BatchWriter, IngestStats, Outcome, retry_pg
-from superstore.ingest.dlq import describe_validation_error
-from superstore.ingest.faults import crash_point
-from superstore.ingest.migrate import migrate
-from superstore.ingest.writer import Batch, Reject, StagedLine, read_offsets
-from superstore.ops import metrics
-from superstore.wire import WireError, decode_wire
+from superstore.faults import crash_point
+from superstore.ingest.committer import BatchCommitter, Commit, IngestStats, Outcome, retry_pg
+from superstore.oltp import Batch, Reject, StagedLine, migrate, read_offsets
 
-__all__ = ["IngestOptions", "IngestStats", "Ingestor"]
+__all__ = ["BatchReport", "IngestOptions", "IngestStats", "Ingestor"]
 
 log = logging.getLogger(__name__)
 ASSIGN_WAIT = 60.0
+IDLE_GIVE_UP = 60.0  # --until-idle stops after this long without data even if behind
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,24 @@ class IngestOptions:
     max_backoff: float = 30.0
 
 
+@dataclass(frozen=True)
+class BatchReport:
+    """One committed batch, for whoever watches the loop (metrics, tests).
+
+    The counts are the batch's own, from its transaction, so a watcher never
+    races the writer thread for the running totals.
+    """
+
+    consumed: int
+    written: int
+    rejected: int
+    seconds: float
+    lag: dict[int, int]  # messages behind the end, per owned partition
+
+
 @dataclass
 class _InFlight:
-    future: Future[Outcome]
+    future: Future[Commit]
     batch: Batch
     consumed: int
     submitted: float
@@ -77,14 +97,17 @@ class Ingestor:
         kafka: KafkaConfig,
         pg: PgConfig,
         options: IngestOptions | None = None,
-        on_batch: Callable[[IngestStats], None] | None = None,
+        on_batch: Callable[[BatchReport], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.kafka = kafka
         self.pg = pg
         self.options = options or IngestOptions()
-        self.stop_event = threading.Event()
-        self.writer = BatchWriter(kafka, pg, self.options.group_id, self.stop_event)
-        self.stats = self.writer.stats
+        self.stop_event = stop or threading.Event()
+        self.committer = BatchCommitter(
+            kafka, pg, self.options.group_id, self.stop_event, self.options.max_backoff
+        )
+        self.stats = self.committer.stats
         self._on_batch = on_batch
         self._consumer: Consumer | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
@@ -157,14 +180,41 @@ class Ingestor:
             return False
         if not self._assigned_at and now - self.stats.started < max(idle, ASSIGN_WAIT):
             return False
-        return now - last_data >= idle
+        if now - last_data < idle:
+            return False
+        # Quiet is not the end: a loaded machine or a slow fetch can leave a partition
+        # behind for seconds. Stop only when every owned partition is caught up (or,
+        # should the broker never deliver, after a much longer wait, saying so).
+        behind = self._behind()
+        if not behind:
+            return True
+        if now - last_data >= max(IDLE_GIVE_UP, 6 * idle):
+            log.warning("stopping while partitions are behind (messages left: %s)", behind)
+            return True
+        return False
+
+    def _behind(self) -> dict[int, int]:
+        """Owned partitions whose stored position is short of the broker's end, and by how much."""
+        assert self._consumer is not None
+        behind = {}
+        for partition, position in self._stored.items():
+            tp = TopicPartition(self.kafka.topic, partition)
+            try:
+                _, high = self._consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            except KafkaException as exc:
+                log.debug("watermarks of partition %s: %s", partition, exc)
+                behind[partition] = -1  # unknown: not known to be caught up
+                continue
+            if high > (position or 0):
+                behind[partition] = high - (position or 0)
+        return behind
 
     def _close(self) -> None:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
         self._pool.shutdown(wait=True)
-        self.writer.close()
+        self.committer.close()
 
     def _report(self, final: bool = False) -> None:
         s = self.stats
@@ -228,7 +278,12 @@ class Ingestor:
         last: dict[int, int] = {}  # partition -> last offset in this batch
         for msg in messages:
             partition, offset, raw = msg.partition(), msg.offset(), msg.value()
+            assert partition is not None and offset is not None  # a data message has both
             last[partition] = offset
+            if raw is None:
+                reason = "undecodable: empty message value"
+                rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
+                continue
             try:
                 doc = decode_wire(raw)
             except ValidationError as exc:
@@ -250,7 +305,7 @@ class Ingestor:
             return  # the previous batch was dropped and we rewound: this one is stale too
         for (_, partition), (_, new) in batch.offsets.items():
             self._position[partition] = new
-        future = self._pool.submit(self.writer.write, batch)
+        future = self._pool.submit(self.committer.write, batch)
         self._in_flight = _InFlight(future, batch, consumed, time.monotonic())
 
     def _finish(self) -> bool:
@@ -258,24 +313,20 @@ class Ingestor:
         flight, self._in_flight = self._in_flight, None
         if flight is None:
             return True
-        lines_before, rejected_before = self.stats.lines, self.stats.rejected
-        outcome = flight.future.result()
-        if outcome is Outcome.COMMITTED:
-            metrics.observe_batch(
-                flight.consumed,
-                self.stats.lines - lines_before,
-                self.stats.rejected - rejected_before,
-                time.monotonic() - flight.submitted,
-            )
+        commit = flight.future.result()
+        if commit.outcome is Outcome.COMMITTED:
+            seconds = time.monotonic() - flight.submitted
             for (_, partition), (_, new) in flight.batch.offsets.items():
                 if partition in self._stored:
                     self._stored[partition] = new
             self.stats.messages += flight.consumed
             self._commit_to_kafka(flight.batch)
             crash_point("after_kafka_commit")
-            self._report_lag()
             if self._on_batch:
-                self._on_batch(self.stats)
+                report = BatchReport(
+                    flight.consumed, commit.written, commit.rejected, seconds, self._lag()
+                )
+                self._on_batch(report)
             return True
         self._rewind()
         return False
@@ -294,7 +345,7 @@ class Ingestor:
                 log.debug("seek %s -> %s failed: %s", partition, target, exc)
         log.info("rewound partitions %s to stored offsets %s", owned, stored)
 
-    def _report_lag(self) -> None:
+    def _lag(self) -> dict[int, int]:
         """Messages between the committed position and the end, per owned partition."""
         assert self._consumer is not None
         lag = {}
@@ -306,7 +357,7 @@ class Ingestor:
                 continue
             if high >= 0:
                 lag[partition] = max(high - (position or 0), 0)
-        metrics.set_lag(lag)
+        return lag
 
     def _commit_to_kafka(self, batch: Batch) -> None:
         assert self._consumer is not None

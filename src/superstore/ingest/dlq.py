@@ -10,26 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import ValidationError
+from confluent_kafka import Producer
 
 from superstore.clients import KafkaConfig
 from superstore.errors import TransientError
-from superstore.ingest.writer import Reject
+from superstore.oltp import Reject
 
-__all__ = ["DeadLetters", "describe_validation_error"]
-
-
-def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
-    """One readable line naming each bad field and why, e.g. `quantity: ... (got -2)`."""
-    parts = []
-    for err in exc.errors()[:limit]:
-        where = ".".join(str(p) for p in err["loc"]) or "message"
-        got = err.get("input")
-        plain = err["loc"] and not isinstance(got, dict | list | bytes) and got is not None
-        shown = f" (got {str(got)[:40]!r})" if plain else ""
-        parts.append(f"{where}: {err['msg']}{shown}")
-    more = exc.error_count() - limit
-    return "invalid: " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+__all__ = ["DeadLetters"]
 
 
 class DeadLetters:
@@ -37,7 +24,7 @@ class DeadLetters:
 
     def __init__(self, kafka: KafkaConfig, flush_timeout: float = 30.0) -> None:
         self._kafka = kafka
-        self._producer = None
+        self._producer: Producer | None = None
         self._flush_timeout = flush_timeout
 
     def send(self, rejects: Sequence[Reject]) -> None:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from typing import Any
 
-from superstore.clients import kafka_config, pg_config
 from superstore.ingest.consumer import IngestOptions, Ingestor, IngestStats
 from superstore.logs import setup_logging
 from superstore.settings import Settings
+from superstore.stack import kafka_config, pg_config
 
 __all__ = ["WorkersResult", "run_member", "run_workers", "tune_interpreter"]
 

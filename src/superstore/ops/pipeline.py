@@ -13,9 +13,24 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from superstore.check import run_check
+from superstore.errors import FatalError
+from superstore.etl import engine_config, run_etl
+from superstore.export import Manifest, export_days
+from superstore.ops import metrics
 from superstore.settings import Settings, load_settings
+from superstore.stack import pg_config
+from superstore.storage import LakeConfig
+from superstore.warehouse import warehouse_config
 
-__all__ = ["check_step", "etl_step", "export_step", "timed"]
+__all__ = [
+    "check_step",
+    "etl_days_step",
+    "etl_step",
+    "export_days_step",
+    "export_step",
+    "timed",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -23,8 +38,6 @@ T = TypeVar("T")
 
 def timed(step: str, action: Callable[[], T], rows: Callable[[T], int]) -> T:
     """Run a step, recording its duration, rows and success in the metrics."""
-    from superstore.ops import metrics
-
     started = time.monotonic()
     try:
         result = action()
@@ -40,11 +53,8 @@ def export_step(day: dt.date, settings: Settings | None = None) -> int:
     return _lines(export_days_step([day], settings))
 
 
-def export_days_step(days: Sequence[dt.date], settings: Settings | None = None) -> list:
+def export_days_step(days: Sequence[dt.date], settings: Settings | None = None) -> list[Manifest]:
     """Export several days from one snapshot; returns their manifests."""
-    from superstore.clients import pg_config
-    from superstore.export import LakeConfig, export_days
-
     settings = settings or load_settings()
     pg, lake = pg_config(settings), LakeConfig.from_settings(settings)
     manifests = timed("export", lambda: export_days(pg, lake, list(days)), _lines)
@@ -52,7 +62,7 @@ def export_days_step(days: Sequence[dt.date], settings: Settings | None = None) 
     return manifests
 
 
-def _lines(manifests: list) -> int:
+def _lines(manifests: list[Manifest]) -> int:
     """Total lines of some manifests."""
     return sum(m.lines for m in manifests)
 
@@ -64,17 +74,13 @@ def etl_step(day: dt.date, settings: Settings | None = None) -> int:
 
 def etl_days_step(days: Sequence[dt.date], settings: Settings | None = None) -> int:
     """Load exported days into the warehouse (MERGE, checks inside); returns lines loaded."""
-    from superstore.etl import make_engine, run_etl
-    from superstore.export import LakeConfig
-    from superstore.warehouse import WarehouseConfig
-
     settings = settings or load_settings()
     lake = LakeConfig.from_settings(settings)
 
     def load() -> int:
         with (
-            make_engine(settings, lake=lake) as engine,
-            WarehouseConfig.from_settings(settings).open() as warehouse,
+            engine_config(settings, lake=lake).open() as engine,
+            warehouse_config(settings).open() as warehouse,
         ):
             return run_etl(lake, engine, warehouse, sorted(set(days))).lines
 
@@ -85,9 +91,6 @@ def etl_days_step(days: Sequence[dt.date], settings: Settings | None = None) -> 
 
 def check_step(day: dt.date | None = None, settings: Settings | None = None) -> None:
     """Reconcile all layers up to `day`; raises FatalError naming what disagrees."""
-    from superstore.check.run import run_check
-    from superstore.errors import FatalError
-
     settings = settings or load_settings()
     report = timed("check", lambda: run_check(settings, until=day), lambda r: 0)
     if not report.ok:

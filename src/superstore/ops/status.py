@@ -11,7 +11,14 @@ import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 
+from confluent_kafka import TopicPartition
+
+from superstore.export import list_partitions
+from superstore.oltp import rejected_count
+from superstore.ops.scheduler import RunState
 from superstore.settings import Settings
+from superstore.stack import kafka_config, pg_config, stack_status
+from superstore.storage import LakeConfig
 
 __all__ = ["PipelineStatus", "consumer_lag", "pipeline_status"]
 
@@ -36,10 +43,6 @@ def consumer_lag(settings: Settings, group: str) -> dict[int, int]:
 
 
 def _lag(settings: Settings, group: str) -> tuple[dict[int, int], int | None]:
-    from confluent_kafka import TopicPartition
-
-    from superstore.clients import kafka_config
-
     kafka = kafka_config(settings)
     consumer = kafka.consumer(group)
     try:
@@ -58,9 +61,6 @@ def _lag(settings: Settings, group: str) -> tuple[dict[int, int], int | None]:
 
 def pipeline_status(settings: Settings, group: str = "superstore-ingest") -> PipelineStatus:
     """Collect the status; parts that cannot be reached are reported, not raised."""
-    from superstore.ops.scheduler import RunState
-    from superstore.stack import stack_status
-
     status = PipelineStatus()
     for row in stack_status(settings):
         status.services[row.name] = f"{'up' if row.healthy else 'DOWN'} ({row.address})"
@@ -68,15 +68,10 @@ def pipeline_status(settings: Settings, group: str = "superstore-ingest") -> Pip
     # Each part may be unreachable; that is reported as "unknown", never raised.
     with contextlib.suppress(Exception):  # broker down: shown as DOWN above
         status.lag, status.dlq_messages = _lag(settings, group)
-    with contextlib.suppress(Exception):  # server down or schema not created yet
-        from superstore.clients import pg_config
-
-        with pg_config(settings).connect(autocommit=True) as conn:
-            row = conn.execute("SELECT count(*) FROM rejected_lines").fetchone()
-            status.rejected_lines = int(row[0])
+    # server down or schema not created yet
+    with contextlib.suppress(Exception), pg_config(settings).connect(autocommit=True) as conn:
+        status.rejected_lines = rejected_count(conn)
     with contextlib.suppress(Exception):  # lake not reachable
-        from superstore.export import LakeConfig, list_partitions
-
         days = list_partitions(LakeConfig.from_settings(settings))
         status.partitions = len(days)
         status.last_partition = days[-1] if days else None

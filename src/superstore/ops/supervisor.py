@@ -17,10 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from superstore.check import Report, run_check
 from superstore.errors import SuperstoreError
+from superstore.export import list_partitions
+from superstore.ingest import BatchReport, Ingestor
+from superstore.oltp import order_dates, rejected_count
+from superstore.ops import metrics, pipeline
 from superstore.ops.alerts import Alert, Alerter
 from superstore.ops.scheduler import Clock, RunState, due_days, latest_finished_day, system_clock
+from superstore.ops.status import consumer_lag
+from superstore.retry import Backoff
 from superstore.settings import Settings
+from superstore.stack import kafka_config, pg_config
+from superstore.storage import LakeConfig
+from superstore.web import serve_until
 
 __all__ = ["Supervisor", "SupervisorOptions"]
 
@@ -38,13 +48,6 @@ class SupervisorOptions:
     max_backoff: float = 600.0
 
 
-@dataclass
-class _StepHealth:
-    failures: int = 0
-    next_try: float = 0.0
-    last_error: str = ""
-
-
 class Supervisor:
     """Runs ingest + serve in threads and the daily scheduler in the calling thread."""
 
@@ -56,11 +59,9 @@ class Supervisor:
         alerter: Alerter | None = None,
         export_days: Callable[[list[dt.date]], object] | None = None,
         etl_days: Callable[[list[dt.date]], object] | None = None,
-        reconcile: Callable[[dt.date], object] | None = None,
+        reconcile: Callable[[dt.date], Report] | None = None,
         lag: Callable[[], dict[int, int]] | None = None,
     ) -> None:
-        from superstore.ops import pipeline
-
         self.settings = settings
         self.options = options or SupervisorOptions()
         self.clock = clock
@@ -73,7 +74,8 @@ class Supervisor:
         self._last_rejected: int | None = None
         self._lag_alerted = False
         self._state_path = settings.data_dir / "run_state.json"
-        self._health = _StepHealth()
+        self._step_backoff = Backoff(first=5.0, maximum=self.options.max_backoff)
+        self._next_try = 0.0
         self._threads: list[threading.Thread] = []
         self.cycles = 0
 
@@ -107,34 +109,32 @@ class Supervisor:
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:
-            backoff = 1.0
+            backoff = Backoff(first=1.0, maximum=self.options.max_backoff)
             while not self.stop.is_set():
                 try:
                     target()
                     return
                 except Exception as exc:  # a crashed component is restarted, and alerted
-                    log.exception("%s crashed; restarting in %.0fs", name, backoff)
+                    delay = backoff.next()
+                    log.exception("%s crashed; restarting in %.0fs", name, delay)
                     self.alerter.send(Alert("step_failed", f"{name} crashed: {exc}"))
-                    if self.stop.wait(backoff):
+                    if self.stop.wait(delay):
                         return
-                    backoff = min(backoff * 2, self.options.max_backoff)
 
         thread = threading.Thread(target=guarded, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
     def _run_ingest(self) -> None:
-        from superstore.clients import kafka_config, pg_config
-        from superstore.ingest.consumer import Ingestor
-
-        ingestor = Ingestor(kafka_config(self.settings), pg_config(self.settings))
-        ingestor.stop_event = self.stop
-        ingestor.writer.stop = self.stop
+        ingestor = Ingestor(
+            kafka_config(self.settings),
+            pg_config(self.settings),
+            on_batch=_record_batch,
+            stop=self.stop,
+        )
         ingestor.run()
 
     def _run_serve(self) -> None:
-        from superstore.web import serve_until
-
         serve_until(self.settings, self.stop)
 
     # -- scheduling ------------------------------------------------------
@@ -155,7 +155,7 @@ class Supervisor:
         days = due_days(state.done_through, latest, state.first_run_day, self._days_with_orders())
         if self.options.every:
             days = sorted(set(days) | {today})  # demo: today's data so far, refreshed
-        if not days or time.monotonic() < self._health.next_try:
+        if not days or time.monotonic() < self._next_try:
             return []
         try:
             log.info("running export + etl for %d day(s): %s..%s", len(days), days[0], days[-1])
@@ -169,7 +169,8 @@ class Supervisor:
             state.done_through = max(finished)
             state.save(self._state_path)
             self._check(max(finished))
-        self._health = _StepHealth()
+        self._step_backoff = Backoff(first=5.0, maximum=self.options.max_backoff)
+        self._next_try = 0.0
         return days
 
     # -- watching: DLQ growth, lag, reconciliation -------------------------
@@ -202,52 +203,42 @@ class Supervisor:
         except (SuperstoreError, OSError) as exc:
             log.warning("reconciliation could not run: %s", exc)
             return
-        if not getattr(report, "ok", True):
-            diffs = [d.describe() for d in report.differences[:5]] + list(report.problems)  # type: ignore[attr-defined]
+        if not report.ok:
+            diffs = [d.describe() for d in report.differences[:5]] + list(report.problems)
             self.alerter.send(
                 Alert("reconciliation_mismatch", f"layers disagree up to {until}",
                       {"first": "; ".join(diffs)[:500]})
             )  # fmt: skip
 
-    def _run_check(self, until: dt.date) -> object:
-        from superstore.check.run import run_check
-
+    def _run_check(self, until: dt.date) -> Report:
         return run_check(self.settings, until=until)
 
     def _read_lag(self) -> dict[int, int]:
-        from superstore.ops.status import consumer_lag
-
         return consumer_lag(self.settings, "superstore-ingest")
 
     def _rejected_count(self) -> int | None:
-        from superstore.clients import pg_config
-
         try:
             with pg_config(self.settings).connect(autocommit=True) as conn:
-                return int(conn.execute("SELECT count(*) FROM rejected_lines").fetchone()[0])
+                return rejected_count(conn)
         except Exception:  # schema not there yet, or server down (ingest waits for it)
             return None
 
     def _failed(self, days: list[dt.date], exc: Exception) -> None:
-        health = self._health
-        health.failures += 1
-        backoff = min(5.0 * 2 ** (health.failures - 1), self.options.max_backoff)
-        health.next_try = time.monotonic() + backoff
-        health.last_error = str(exc)
+        backoff = self._step_backoff.next()
+        self._next_try = time.monotonic() + backoff
+        attempt = self._step_backoff.failures
         log.error(
             "export/etl of %s..%s failed (%s); retry in %.0fs", days[0], days[-1], exc, backoff
         )
         self.alerter.send(
             Alert(
                 "step_failed",
-                f"export/etl of {days[0]}..{days[-1]} failed (attempt {health.failures})",
+                f"export/etl of {days[0]}..{days[-1]} failed (attempt {attempt})",
                 {"error": str(exc)[:300], "retry_in_s": round(backoff)},
             )
         )
 
     def _last_partition(self, latest: dt.date) -> dt.date | None:
-        from superstore.export import LakeConfig, list_partitions
-
         try:
             days = [
                 d for d in list_partitions(LakeConfig.from_settings(self.settings)) if d <= latest
@@ -257,15 +248,18 @@ class Supervisor:
         return max(days) if days else None
 
     def _days_with_orders(self) -> list[dt.date]:
-        from superstore.clients import pg_config
-
         try:
             with pg_config(self.settings).connect(autocommit=True) as conn:
-                rows = conn.execute("SELECT DISTINCT order_date FROM orders").fetchall()
+                return order_dates(conn)
         except SuperstoreError as exc:
             log.warning("cannot list order dates yet: %s", exc)
             return []
         except Exception as exc:  # tables not created yet (ingest has not started)
             log.info("no orders table yet: %s", type(exc).__name__)
             return []
-        return [r[0] for r in rows]
+
+
+def _record_batch(report: BatchReport) -> None:
+    """Every committed ingest batch into the Prometheus metrics."""
+    metrics.observe_batch(report.consumed, report.written, report.rejected, report.seconds)
+    metrics.set_lag(report.lag)

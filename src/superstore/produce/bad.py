@@ -6,7 +6,7 @@ import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
 
-from superstore.messages import OrderLine
+from superstore.contract import OrderLine
 from superstore.produce.producer import Record, to_records
 
 __all__ = ["BAD_KINDS", "bad_record", "bad_records", "mix_bad"]

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from superstore.clients import KafkaConfig
+from superstore.contract import OrderLine, encode_line
 from superstore.errors import TransientError
-from superstore.messages import OrderLine, encode_line
 
 __all__ = ["ProduceResult", "Record", "produce_records", "to_records"]
 

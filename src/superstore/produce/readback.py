@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig
+from superstore.contract import decode_line
 from superstore.errors import TransientError
-from superstore.messages import decode_line
 
-__all__ = ["TopicSummary", "read_topic", "scan_topic"]
+__all__ = ["TopicSummary", "deleted_by_retention", "read_topic", "scan_topic"]
 
 
 @dataclass
@@ -48,8 +48,6 @@ def scan_topic(
 
     Returns the number of messages. Commits nothing (a throwaway group id).
     """
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-
     consumer = config.consumer(f"superstore-readback-{uuid.uuid4().hex[:8]}")
     count = 0
     try:
@@ -63,6 +61,7 @@ def scan_topic(
                 if msg.error():
                     continue
                 pid, offset = msg.partition(), msg.offset()
+                assert pid is not None and offset is not None  # a data message has both
                 if pid not in ends or offset >= ends[pid]:
                     continue
                 count += 1
@@ -89,8 +88,6 @@ def deleted_by_retention(config: KafkaConfig, topic: str) -> int:
 
 def _watermarks(consumer: Consumer, topic: str) -> dict[int, tuple[int, int]]:
     """(low, high) offsets of every partition of `topic`."""
-    from confluent_kafka import TopicPartition
-
     meta = consumer.list_topics(topic, timeout=10)
     if topic not in meta.topics or meta.topics[topic].error is not None:
         raise TransientError(f"topic {topic} is not readable")
@@ -116,7 +113,8 @@ def read_topic(
             return
         summary.valid += 1
         seen[line.key] = line.sales
-        summary.partitions_by_order.setdefault(line.order_id, set()).add(msg.partition())
+        partitions = summary.partitions_by_order.setdefault(line.order_id, set())
+        partitions.add(msg.partition() or 0)
 
     summary.messages = scan_topic(
         config, topic or config.topic, lambda _: None, timeout, on_message=visit_message

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from superstore.messages import OrderLine
+from superstore.contract import OrderLine
 
 __all__ = ["LineSynthesizer"]
 

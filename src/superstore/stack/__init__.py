@@ -1,4 +1,8 @@
-"""The local stack: a real Kafka broker and a real PostgreSQL, started on demand."""
+"""The local stack: a real Kafka broker and a real PostgreSQL, started on demand.
+
+Also the one place that decides which Kafka and PostgreSQL every command
+talks to (`kafka_config`, `pg_config`): a setting, else the local stack.
+"""
 
 from superstore.stack.manager import (
     ServiceStatus,
@@ -7,5 +11,15 @@ from superstore.stack.manager import (
     stack_status,
     stack_up,
 )
+from superstore.stack.resolve import kafka_config, kafka_security, pg_config
 
-__all__ = ["ServiceStatus", "stack_down", "stack_env", "stack_status", "stack_up"]
+__all__ = [
+    "ServiceStatus",
+    "kafka_config",
+    "kafka_security",
+    "pg_config",
+    "stack_down",
+    "stack_env",
+    "stack_status",
+    "stack_up",
+]

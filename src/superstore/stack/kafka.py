@@ -11,15 +11,33 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]  # exported, not in __all__ of its stubs
+
 from superstore.clients import KafkaConfig
 from superstore.errors import ConfigError, FatalError, TransientError
-from superstore.stack.state import ServiceState, free_port, port_in_use, process_alive
+from superstore.stack.state import (
+    ServiceState,
+    free_port,
+    port_in_use,
+    process_alive,
+    wait_gone,
+)
 from superstore.stack.tools import find_java, resolve_kafka_jars, resource_path
 
-__all__ = ["create_topics", "start_kafka", "stop_process"]
+__all__ = [
+    "create_topics",
+    "format_storage",
+    "new_cluster_id",
+    "replication_for",
+    "spawn_broker",
+    "start_kafka",
+    "stop_process",
+]
 
 Report = Callable[[str], None]
 START_TIMEOUT = 120.0
@@ -61,12 +79,19 @@ def _write_properties(home: Path, broker: int, controller: int) -> Path:
     return path
 
 
-def _format_storage(java: str, libs: Path, props: Path, home: Path) -> None:
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (16 bytes, URL-safe base64, as kafka-storage random-uuid)."""
+    return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+
+
+def format_storage(
+    java: str, libs: Path, props: Path, home: Path, cluster_id: str | None = None
+) -> None:
+    """Format `home/logs` for the node in `props` once; every node of a cluster shares one id."""
     if (home / "logs" / "meta.properties").exists():
         return
-    # "=" form: a random id may start with "-", which would parse as an option.
     # "--cluster-id=" form: a random id may start with "-", which would parse as an option.
-    cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    cluster_id = cluster_id or new_cluster_id()
     cmd = [
         java, f"-Dlog4j2.configurationFile={resource_path('log4j2.properties')}",
         "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
@@ -75,6 +100,25 @@ def _format_storage(java: str, libs: Path, props: Path, home: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise FatalError(f"formatting Kafka storage failed: {proc.stderr.strip()[-400:]}")
+
+
+def spawn_broker(
+    java: str, libs: Path, props: Path, log_path: Path, heap: tuple[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start one broker JVM in its own session (it outlives the command), logging to `log_path`.
+
+    `heap` is (-Xms, -Xmx); the process runs in the directory of `props`.
+    """
+    cmd = [
+        java, f"-Xms{heap[0]}", f"-Xmx{heap[1]}", "-XX:+UseG1GC",
+        f"-Dlog4j2.configurationFile={resource_path('log4j2.properties')}",
+        "-cp", f"{libs}/*", "kafka.Kafka", str(props),
+    ]  # fmt: skip
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=props.parent,
+        )  # fmt: skip
 
 
 def start_kafka(
@@ -89,19 +133,10 @@ def start_kafka(
     home.mkdir(parents=True, exist_ok=True)
     broker, controller = _ports(home, port)
     props = _write_properties(home, broker, controller)
-    _format_storage(java.path, libs, props, home)
+    format_storage(java.path, libs, props, home)
     log_path = home / "broker.log"
-    cmd = [
-        java.path, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
-        f"-Dlog4j2.configurationFile={resource_path('log4j2.properties')}",
-        "-cp", f"{libs}/*", "kafka.Kafka", str(props),
-    ]  # fmt: skip
     started = time.monotonic()
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=home,
-        )  # fmt: skip
+    proc = spawn_broker(java.path, libs, props, log_path, heap=("256m", "768m"))
     state = ServiceState(
         pid=proc.pid, port=broker, address=f"127.0.0.1:{broker}", log=str(log_path),
         marker=str(props), extra={"controller_port": controller},
@@ -129,19 +164,33 @@ def start_kafka(
     return state
 
 
+def replication_for(brokers: int) -> tuple[int, dict[str, str]]:
+    """Replication factor and topic settings for a cluster of `brokers` brokers.
+
+    From 3 brokers on: 3 replicas, and an acks=all write needs 2 of them
+    (min.insync.replicas=2), so one broker can be lost without losing a
+    write or refusing one; never an out-of-sync replica as leader.
+    """
+    if brokers >= 3:
+        return 3, {"min.insync.replicas": "2", "unclean.leader.election.enable": "false"}
+    return 1, {}
+
+
 def create_topics(config: KafkaConfig, report: Report) -> None:
     """Create the lines topic and its dead-letter topic if they do not exist.
 
     Both keep every message (retention.ms=-1): `superstore check` reconciles
     PostgreSQL against the whole lines topic, and dead letters wait for a person.
+    Their replication follows the cluster's size (`replication_for`).
     """
-    from confluent_kafka.admin import NewTopic
-
     admin = config.admin()
-    existing = set(admin.list_topics(timeout=10).topics)
+    meta = admin.list_topics(timeout=10)
+    existing = set(meta.topics)
+    replicas, topic_conf = replication_for(len(meta.brokers))
+    topic_conf["retention.ms"] = "-1"
     wanted = [
-        NewTopic(config.topic, config.partitions, 1, config={"retention.ms": "-1"}),
-        NewTopic(config.dlq_topic, 1, 1, config={"retention.ms": "-1"}),
+        NewTopic(config.topic, config.partitions, replicas, config=topic_conf),
+        NewTopic(config.dlq_topic, 1, replicas, config=topic_conf),
     ]
     missing = [t for t in wanted if t.topic not in existing]
     if not missing:
@@ -161,8 +210,6 @@ def warm_group_coordinator(config: KafkaConfig, report: Report, timeout: float =
     A new broker creates `__consumer_offsets` on the first group join, which
     took 3-4 s here; without this the first `superstore ingest` pays it.
     """
-    import uuid
-
     started = time.monotonic()
     consumer = config.consumer(f"superstore-warmup-{uuid.uuid4().hex[:8]}")
     try:
@@ -180,15 +227,11 @@ def warm_group_coordinator(config: KafkaConfig, report: Report, timeout: float =
 
 def stop_process(pid: int, marker: str, timeout: float = 30.0) -> bool:
     """SIGTERM our process, SIGKILL after `timeout`; False if it was not running."""
-    import psutil
-
     if not process_alive(pid, marker):
         return False
     proc = psutil.Process(pid)
     proc.terminate()
-    try:
-        proc.wait(timeout)
-    except psutil.TimeoutExpired:
+    if wait_gone([proc], timeout):
         proc.kill()
-        proc.wait(10)
+        wait_gone([proc], 10)
     return True

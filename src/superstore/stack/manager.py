@@ -11,9 +11,9 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from superstore.clients import kafka_config, pg_config
 from superstore.errors import SuperstoreError, TransientError
 from superstore.settings import Settings
+from superstore.stack.cluster import cluster_health, start_cluster, stop_nodes
 from superstore.stack.kafka import (
     create_topics,
     start_kafka,
@@ -21,6 +21,8 @@ from superstore.stack.kafka import (
     warm_group_coordinator,
 )
 from superstore.stack.postgres import pg_healthy, start_postgres, stop_postgres
+from superstore.stack.resolve import kafka_config, pg_config
+from superstore.stack.standby import pg_health, start_pg_nodes, stop_pg_node
 from superstore.stack.state import (
     StackState,
     clear_state,
@@ -28,6 +30,7 @@ from superstore.stack.state import (
     stack_lock,
     write_state,
 )
+from superstore.stack.topology import PG_NODES, clear_topology, resolve_topology, write_topology
 
 __all__ = ["ServiceStatus", "stack_down", "stack_env", "stack_status", "stack_up"]
 
@@ -49,14 +52,30 @@ def _quiet(_: str) -> None:
     return None
 
 
-def stack_up(settings: Settings, report: Report = _quiet) -> StackState:
-    """Start whatever is configured to run locally and is not running yet."""
+def stack_up(
+    settings: Settings,
+    report: Report = _quiet,
+    brokers: int | None = None,
+    pg_standby: bool | None = None,
+) -> StackState:
+    """Start whatever is configured to run locally and is not running yet.
+
+    `brokers` (1 or 3) and `pg_standby` choose the stack's shape; None keeps
+    the shape recorded for this data dir (see `superstore.stack.topology`).
+    """
     with stack_lock(settings.data_dir):
         state = read_state(settings.data_dir) or StackState()
+        external = bool(settings.kafka_bootstrap)
+        topology = resolve_topology(settings.data_dir, brokers, pg_standby, external)
+        write_topology(settings.data_dir, topology)
         started_kafka = False
         if settings.kafka_bootstrap:
             state.kafka = None
+            state.kafka_nodes = []
             report(f"Kafka: using external cluster {settings.kafka_bootstrap}")
+        elif topology.brokers > 1:
+            started_kafka = start_cluster(settings, state, report)
+            write_state(settings.data_dir, state)
         elif state.kafka and state.kafka.alive():
             report(f"Kafka: already running at {state.kafka.address} (pid {state.kafka.pid})")
         else:
@@ -70,8 +89,10 @@ def stack_up(settings: Settings, report: Report = _quiet) -> StackState:
             )
             write_state(settings.data_dir, state)
         if settings.pg_dsn_value:
-            state.postgres = None
+            state.postgres = state.pg_standby = None
             report("PostgreSQL: using external server from SUPERSTORE_PG_DSN")
+        elif topology.pg_pair or (settings.data_dir / PG_NODES[1]).exists():
+            start_pg_nodes(settings, state, topology, report)  # also removes an unwanted standby
         elif state.postgres and state.postgres.alive():
             report(f"PostgreSQL: already running at 127.0.0.1:{state.postgres.port}")
         else:
@@ -93,15 +114,23 @@ def stack_down(settings: Settings, purge: bool = False, report: Report = _quiet)
         if state and state.kafka:
             stopped = stop_process(state.kafka.pid, state.kafka.marker)
             report("Kafka: stopped" if stopped else "Kafka: was not running")
+        if state and state.kafka_nodes:
+            count = stop_nodes(state.kafka_nodes)
+            report(f"Kafka: stopped {count} running nodes of {len(state.kafka_nodes)}")
         if state and state.postgres:
             stopped = stop_postgres(state.postgres)
             report("PostgreSQL: stopped" if stopped else "PostgreSQL: was not running")
+        if state and state.pg_standby:
+            stopped = stop_pg_node(state.pg_standby)
+            role = state.pg_standby.extra.get("role", "standby")
+            report(f"PostgreSQL {role}: " + ("stopped" if stopped else "was not running"))
         if not state:
             report("nothing to stop: no local stack recorded in " + str(settings.data_dir))
         clear_state(settings.data_dir)
         if purge:
-            for sub in ("kafka", "postgres"):
+            for sub in ("kafka", *PG_NODES):
                 shutil.rmtree(settings.data_dir / sub, ignore_errors=True)
+            clear_topology(settings.data_dir)
             report(f"purged Kafka and PostgreSQL data under {settings.data_dir}")
 
 
@@ -122,6 +151,9 @@ def stack_status(settings: Settings) -> list[ServiceStatus]:
                 )
             except TransientError as exc:
                 out.append(ServiceStatus("kafka", origin, kafka.bootstrap, False, str(exc)))
+        if origin == "local" and state.kafka_nodes:
+            out += [ServiceStatus(n.name, origin, n.address, n.healthy, n.detail)
+                    for n in cluster_health(state, kafka)]  # fmt: skip
     except SuperstoreError:
         out.append(ServiceStatus("kafka", "local", "-", False, "not started"))
     try:
@@ -133,6 +165,9 @@ def stack_status(settings: Settings) -> list[ServiceStatus]:
                 "postgres", origin, pg.display, healthy, "ok" if healthy else "not answering"
             )
         )
+        if origin == "local" and state.pg_standby:
+            out += [ServiceStatus(n.name, origin, n.address, n.healthy, n.detail)
+                    for n in pg_health(state)]  # fmt: skip
     except SuperstoreError:
         out.append(ServiceStatus("postgres", "local", "-", False, "not started"))
     return out

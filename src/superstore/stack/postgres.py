@@ -9,6 +9,8 @@ so as root the server runs as a dedicated system user, as pgserver does.
 from __future__ import annotations
 
 import os
+import pwd
+import stat
 import subprocess
 import time
 import warnings
@@ -18,9 +20,17 @@ from typing import Any
 
 from superstore.clients import PgConfig
 from superstore.errors import ConfigError, FatalError, TransientError
-from superstore.stack.state import ServiceState, free_port, port_in_use
+from superstore.stack.kafka import stop_process
+from superstore.stack.state import ServiceState, free_port, port_in_use, process_alive
 
-__all__ = ["DATABASE", "pg_healthy", "start_postgres", "stop_postgres"]
+__all__ = [
+    "DATABASE",
+    "pg_healthy",
+    "prepare_data_home",
+    "run_pg_tool",
+    "start_postgres",
+    "stop_postgres",
+]
 
 Report = Callable[[str], None]
 DATABASE = "superstore"
@@ -31,6 +41,7 @@ def _pgserver() -> Any:
     """The pgserver wheel's helpers, imported quietly (platformdirs warns about XDG_RUNTIME_DIR)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # lazy and quiet: importing pgserver warns when XDG_RUNTIME_DIR is unset
         import pgserver._commands
         import pgserver.utils
 
@@ -53,8 +64,6 @@ def _prepare_dirs(home: Path) -> None:
     """As root: let the server user own its data and traverse the path to it."""
     if os.geteuid() != 0:
         return
-    import pwd
-
     pgs = _pgserver()
     _run_as()  # creates the system user on first use
     entry = pwd.getpwnam(_SYSTEM_USER)
@@ -69,8 +78,6 @@ def _allow_traverse(path: Path) -> None:
 
     Group x too: subprocess(user=...) keeps root's group, so group bits apply.
     """
-    import stat
-
     needed = stat.S_IXOTH | stat.S_IXGRP
     for parent in path.parents:
         mode = parent.stat().st_mode
@@ -87,7 +94,17 @@ def _pg(args: list[str], what: str, timeout: float = 60) -> str:
         raise FatalError(f"{what} timed out after {timeout:.0f}s") from exc
     if proc.returncode != 0:
         raise FatalError(f"{what} failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
-    return proc.stdout
+    return str(proc.stdout)
+
+
+def run_pg_tool(tool: str, args: list[str], what: str, timeout: float = 60) -> str:
+    """Run one of the wheel's PostgreSQL programs (as the server's user when root); its stdout."""
+    return _pg([_bin(tool), *args], what, timeout)
+
+
+def prepare_data_home(home: Path) -> None:
+    """Make `home` (and all under it) the server's to use when running as root."""
+    _prepare_dirs(home)
 
 
 def _read_pid(pgdata: Path) -> int | None:
@@ -151,16 +168,13 @@ def start_postgres(home: Path, port: int, report: Report) -> ServiceState:
 
 def stop_postgres(state: ServiceState) -> bool:
     """Fast shutdown of our server; False if it was not running."""
-    from superstore.stack.state import process_alive
-
     pgdata = Path(state.marker)
     if not process_alive(state.pid, state.marker):
         return False
+    _prepare_dirs(pgdata.parent)  # a parent's mode may have changed since start (pytest's tmp)
     try:
         _pg([_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "-t", "60", "stop"], "stop")
     except FatalError:
-        from superstore.stack.kafka import stop_process
-
         stop_process(state.pid, state.marker)
     return True
 

@@ -11,14 +11,17 @@ import fcntl
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 __all__ = [
+    "NodeHealth",
     "ServiceState",
     "StackState",
     "clear_state",
@@ -28,6 +31,7 @@ __all__ = [
     "process_alive",
     "read_state",
     "stack_lock",
+    "wait_gone",
     "write_state",
 ]
 
@@ -50,21 +54,50 @@ class ServiceState:
         return process_alive(self.pid, self.marker)
 
 
+@dataclass(frozen=True)
+class NodeHealth:
+    """One node of a replicated service (a Kafka node, a PostgreSQL node) for `stack status`."""
+
+    name: str
+    address: str
+    healthy: bool
+    detail: str
+
+
 @dataclass
 class StackState:
     """Services started by `stack up`; None for a service configured externally."""
 
     kafka: ServiceState | None = None
     postgres: ServiceState | None = None
+    # A local cluster's nodes (then `kafka` is None); extra["node_id"] is the Kafka node id.
+    kafka_nodes: list[ServiceState] = field(default_factory=list)
+    # The PostgreSQL node that is not the primary: a standby, or a former primary
+    # after a failover (extra["role"]); extra["node"] orders the nodes in the DSN.
+    pg_standby: ServiceState | None = None
 
     @property
     def kafka_bootstrap(self) -> str | None:
-        """Bootstrap servers of the local broker, if one was started."""
+        """Bootstrap servers of the local broker or cluster, if one was started."""
+        if self.kafka_nodes:
+            return ",".join(node.address for node in self.kafka_nodes)
         return self.kafka.address if self.kafka else None
 
     @property
     def pg_dsn(self) -> str | None:
-        """DSN of the local PostgreSQL, if one was started."""
+        """DSN of the local PostgreSQL, if one was started.
+
+        With a standby it names both nodes, always in the same order, with
+        target_session_attrs=read-write: libpq connects to whichever is primary,
+        so a DSN taken before a failover still works after it.
+        """
+        if self.postgres and self.pg_standby:
+            nodes = sorted([self.postgres, self.pg_standby], key=lambda s: int(s.extra["node"]))
+            params = conninfo_to_dict(self.postgres.address)
+            params["host"] = ",".join("127.0.0.1" for _ in nodes)
+            params["port"] = ",".join(str(node.port) for node in nodes)
+            params["target_session_attrs"] = "read-write"
+            return make_conninfo("", **params)
         return self.postgres.address if self.postgres else None
 
 
@@ -80,6 +113,8 @@ def read_state(data_dir: Path) -> StackState | None:
     return StackState(
         kafka=ServiceState(**raw["kafka"]) if raw.get("kafka") else None,
         postgres=ServiceState(**raw["postgres"]) if raw.get("postgres") else None,
+        kafka_nodes=[ServiceState(**node) for node in raw.get("kafka_nodes", [])],
+        pg_standby=ServiceState(**raw["pg_standby"]) if raw.get("pg_standby") else None,
     )
 
 
@@ -126,6 +161,26 @@ def process_alive(pid: int, marker: str) -> bool:
         return any(marker in part for part in proc.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until the processes exit; those still running after `timeout`.
+
+    A zombie counts as gone: a process started by another (a test, `run`) is
+    reaped only by that parent, and waiting for it here would never end.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in procs:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
 
 
 def free_port() -> int:

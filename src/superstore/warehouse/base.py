@@ -1,10 +1,15 @@
-"""The one interface every warehouse target implements, and the batch it merges.
+"""The interfaces every warehouse target implements, and the batch it merges.
 
-A target needs only a handful of operations: create the schema, merge a
-batch of star rows in ONE transaction (with the data-quality checks run
-inside it, so a failed check leaves the warehouse as it was), and answer
-queries. DuckDB, PostgreSQL and Redshift implement it; the ETL pipeline and
-the dashboards see nothing else.
+A target is a config (`TargetConfig`) that builds both sides of its store:
+
+- the loader (`Warehouse`) the ETL uses: create the schema, merge a batch of
+  star rows in ONE transaction (with the data-quality checks run inside it,
+  so a failed check leaves the warehouse as it was), answer queries;
+- the reader (`WarehouseReader`) the dashboards use: a cheap version that
+  changes with every load, and the pre-aggregates read in one snapshot.
+
+DuckDB, PostgreSQL and Redshift implement them; the ETL pipeline and the
+dashboards see nothing else.
 """
 
 from __future__ import annotations
@@ -13,15 +18,25 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
+import duckdb
 import pyarrow as pa
 
-from superstore.errors import FatalError
+from superstore.errors import FatalError, TransientError
+from superstore.lifecycle import Closeable
+from superstore.settings import Settings
 from superstore.warehouse.schema import TABLES, StarTable
 
-__all__ = ["Closeable", "Query", "StarBatch", "Warehouse", "conform", "time_key"]
+__all__ = [
+    "Query",
+    "StarBatch",
+    "TargetConfig",
+    "Warehouse",
+    "WarehouseReader",
+    "conform",
+    "time_key",
+]
 
 Query = Callable[[str], list[tuple[Any, ...]]]
 """Runs one statement authored in PostgreSQL's dialect; returns its rows."""
@@ -74,25 +89,7 @@ class StarBatch:
     @property
     def lines(self) -> int:
         """Fact rows in the batch."""
-        return self.tables["sales_fact"].num_rows
-
-
-class Closeable:
-    """``with x:`` closes ``x`` at the end; engines and warehouses hold connections."""
-
-    def close(self) -> None:
-        """Release what the object holds (default: nothing)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        return int(self.tables["sales_fact"].num_rows)
 
 
 class Warehouse(Closeable, ABC):
@@ -121,3 +118,55 @@ class Warehouse(Closeable, ABC):
     @abstractmethod
     def display(self) -> str:
         """Where the warehouse is, safe to print (no password)."""
+
+
+class WarehouseReader(ABC):
+    """The dashboards' read-only view of a warehouse; ``schema`` qualifies its tables."""
+
+    schema: str
+
+    @property
+    @abstractmethod
+    def display(self) -> str:
+        """Where the warehouse is, safe to print."""
+
+    @abstractmethod
+    def version(self) -> str | None:
+        """Fingerprint of the warehouse's current contents; None when there is none yet."""
+
+    @abstractmethod
+    def materialize(self, local: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
+        """Run each ``name: SELECT`` (PostgreSQL dialect, ``{s}`` = the schema) in one snapshot.
+
+        Each result is stored as table ``name`` in the ``local`` DuckDB; a
+        warehouse that is busy or not built yet raises TransientError.
+        """
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rows of one SELECT on the facts themselves (drill-through, long-tail breakdowns).
+
+        ``sql`` is PostgreSQL dialect with ``{s}`` for the schema and
+        ``%(name)s`` placeholders bound from ``params``; it runs read-only.
+        Targets that cannot run it (no array parameters) raise TransientError.
+        """
+        raise TransientError(f"order lines cannot be read from {self.display}")
+
+
+class TargetConfig(ABC):
+    """One warehouse target's settings; it builds the loader and the reader of its store."""
+
+    kind: ClassVar[str]
+    schema: str
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """This target as configured (``SUPERSTORE_WAREHOUSE_*``)."""
+
+    @abstractmethod
+    def open(self) -> Warehouse:
+        """The loader the ETL writes through (connects lazily)."""
+
+    @abstractmethod
+    def reader(self) -> WarehouseReader:
+        """The read-only side the dashboards read."""

@@ -1,27 +1,36 @@
-"""The default warehouse: one DuckDB file under the data directory.
+"""The default warehouse: one DuckDB file under the data directory; loader and reader.
 
 The batch's Arrow tables are registered as views (zero copy), and the shared
 merge statements run against them in one DuckDB transaction. DuckDB allows
-one writing process per file: readers (the dashboards) open it read-only
-between loads.
+one writing process per file, so the reader (the dashboards) never holds the
+file open: it attaches it READ_ONLY only while the pre-aggregates are rebuilt
+(seconds, once per warehouse version), and a load running at that moment just
+makes the rebuild wait for the next check. Its version is the file's (and
+write-ahead log's) size and modification time: any committed load changes it.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import duckdb
 
+from superstore.dialects import render
 from superstore.errors import FatalError, TransientError
-from superstore.warehouse.base import Query, StarBatch, Warehouse
-from superstore.warehouse.dialects import render
+from superstore.settings import Settings
+from superstore.warehouse.base import Query, StarBatch, TargetConfig, Warehouse, WarehouseReader
 from superstore.warehouse.merge import merge_statements, stage_name
 from superstore.warehouse.schema import TABLES, create_statements
 
-__all__ = ["DuckDBWarehouse"]
+__all__ = ["DuckDBReader", "DuckDBTarget", "DuckDBWarehouse"]
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 class DuckDBWarehouse(Warehouse):
@@ -108,3 +117,89 @@ class DuckDBWarehouse(Warehouse):
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+@dataclass(frozen=True)
+class DuckDBReader(WarehouseReader):
+    """The DuckDB file, attached read-only during rebuilds."""
+
+    path: Path
+    schema: str = "star"
+
+    @property
+    def display(self) -> str:
+        """The database file."""
+        return f"duckdb:{self.path}"
+
+    def version(self) -> str | None:
+        """Size and mtime of the file and its WAL: any committed load changes them."""
+        try:
+            main = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        parts = [f"{main.st_size}:{main.st_mtime_ns}"]
+        try:
+            wal = os.stat(f"{self.path}.wal")
+            parts.append(f"{wal.st_size}:{wal.st_mtime_ns}")
+        except FileNotFoundError:
+            pass
+        return "duckdb:" + "/".join(parts)
+
+    def materialize(self, local: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
+        """CREATE TABLE AS SELECT straight from the attached file (no copy through Python)."""
+        path = str(self.path).replace("'", "''")
+        try:
+            local.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")
+        except duckdb.Error as exc:  # typically: a load holds the write lock right now
+            raise TransientError(f"cannot read warehouse {self.path}: {exc}") from exc
+        try:
+            local.execute("BEGIN TRANSACTION")
+            for name, sql in queries.items():
+                select = sql.format(s=f"wh.{self.schema}")
+                local.execute(f"CREATE OR REPLACE TABLE {name} AS {select}")
+            local.execute("COMMIT")
+        except duckdb.CatalogException as exc:
+            local.execute("ROLLBACK")
+            raise TransientError(f"warehouse {self.path} has no star schema yet: {exc}") from exc
+        finally:
+            local.execute("DETACH wh")
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The file attached READ_ONLY for this one statement (``%(x)s`` becomes ``$x``)."""
+        text = _PLACEHOLDER.sub(lambda m: f"${m.group(1)}", sql.format(s=f"wh.{self.schema}"))
+        used = {k: v for k, v in params.items() if f"${k}" in text}
+        path = str(self.path).replace("'", "''")
+        con = duckdb.connect(":memory:")
+        try:
+            try:
+                con.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")
+            except duckdb.Error as exc:  # typically: a load holds the write lock right now
+                raise TransientError(f"the warehouse is busy ({exc}); try again") from exc
+            result = con.execute(text, used)
+            names = [d[0] for d in result.description or []]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        finally:
+            con.close()
+
+
+@dataclass(frozen=True)
+class DuckDBTarget(TargetConfig):
+    """``SUPERSTORE_WAREHOUSE=duckdb`` (the default): a file, ``<data_dir>/warehouse.duckdb``."""
+
+    kind: ClassVar[str] = "duckdb"
+    path: Path
+    schema: str = "star"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """``SUPERSTORE_WAREHOUSE_PATH``, else ``<data_dir>/warehouse.duckdb``."""
+        path = settings.warehouse_path or Path(settings.data_dir) / "warehouse.duckdb"
+        return cls(path=path, schema=settings.warehouse_schema)
+
+    def open(self) -> DuckDBWarehouse:
+        """The loader (takes the file's write lock on first use)."""
+        return DuckDBWarehouse(self.path, self.schema)
+
+    def reader(self) -> DuckDBReader:
+        """The read side; never holds the file open between rebuilds."""
+        return DuckDBReader(self.path, self.schema)

@@ -5,14 +5,17 @@ whose line now belongs to another day, then insert the batch), so a rerun
 changes nothing and a corrected partition replaces its day. Dimensions are
 upserted with MERGE: attributes seen on the latest order date win and the
 first/last order dates widen, which makes loading days in any order give the
-same dimensions. Only plain ``MERGE ... WHEN MATCHED THEN UPDATE ... WHEN NOT
-MATCHED THEN INSERT`` with a table source and an unaliased target is used:
-the subset Redshift accepts, and PostgreSQL 15+ and DuckDB 1.4+ run as is.
+same dimensions. Each merge also appends its row to ``load_log``. Only plain
+``MERGE ... WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED THEN INSERT`` with a
+table source and an unaliased target is used: the subset Redshift accepts, and
+PostgreSQL 15+ and DuckDB 1.4+ run as is.
 """
 
 from __future__ import annotations
 
-from superstore.warehouse.schema import DIMENSIONS, SALES_FACT, StarTable
+import datetime as dt
+
+from superstore.warehouse.schema import DIMENSIONS, LOAD_LOG, SALES_FACT, StarTable
 
 __all__ = ["STAGE_PREFIX", "merge_statements", "stage_name"]
 
@@ -54,12 +57,17 @@ def _dimension_merge(schema: str, table: StarTable) -> str:
     )
 
 
-def merge_statements(schema: str, time_keys: list[int]) -> list[str]:
+def merge_statements(
+    schema: str, time_keys: list[int], loaded_at: dt.datetime | None = None
+) -> list[str]:
     """The statements of one merge, in order, authored in PostgreSQL's dialect.
 
     They read the stage tables named by ``stage_name``; the caller fills those
     first (a registered Arrow table, COPY FROM STDIN, or COPY from S3).
+    ``loaded_at`` (default: now) is the load log's time, a literal: the
+    targets spell "now" differently.
     """
+    when = (loaded_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
     fact, stage = SALES_FACT.name, stage_name(SALES_FACT)
     columns = ", ".join(SALES_FACT.names)
     statements = []
@@ -71,4 +79,10 @@ def merge_statements(schema: str, time_keys: list[int]) -> list[str]:
         f"INSERT INTO {schema}.{fact} ({columns}) SELECT {columns} FROM {stage}",
     ]
     statements += [_dimension_merge(schema, table) for table in DIMENSIONS]
+    log = f"{schema}.{LOAD_LOG.name}"
+    statements.append(
+        f"INSERT INTO {log} (load_no, loaded_at, days, facts) "
+        f"SELECT COALESCE(MAX(load_no), 0) + 1, CAST('{when}' AS TIMESTAMPTZ), {len(time_keys)}, "
+        f"(SELECT COUNT(*) FROM {stage}) FROM {log}"
+    )
     return statements

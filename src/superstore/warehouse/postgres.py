@@ -1,203 +1,38 @@
-"""PostgreSQL as a warehouse, and the load logic it shares with Redshift.
+"""PostgreSQL as a warehouse: its config, its loader (ETL) and its reader (dashboards).
 
-``PostgresWarehouse`` keeps the star schema in its own schema on any server:
-by default the stack's own (schema ``star`` beside the OLTP tables), or any
-DSN given by ``SUPERSTORE_WAREHOUSE_DSN``.
-
-PostgreSQL and Redshift, both reached over a DB-API connection, run the same
-load logic: create a temporary stage table per star table (``LIKE`` the
-target), fill it (a ``StageLoader``: COPY FROM STDIN on PostgreSQL, COPY from
-S3 on Redshift), run the shared merge statements rendered for the dialect,
-run the checks, drop the stages, commit. Because
-the loader is the only part that differs, the Redshift load logic is tested
-for real against PostgreSQL with a COPY-FROM-STDIN loader.
-
-Every statement sent is appended to ``statements`` so tests (and operators)
-can see exactly what ran.
+The star schema lives in its own schema on any server: by default the stack's
+own (schema ``star`` beside the OLTP tables), or any DSN given by
+``SUPERSTORE_WAREHOUSE_DSN``. Loads run the load logic shared with Redshift
+(``sqlload``) with COPY FROM STDIN as the stage loader. The dashboards read
+through sessions whose transactions are READ ONLY, in one REPEATABLE READ
+snapshot so all pre-aggregates agree.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
+import duckdb
+import psycopg
 import pyarrow as pa
-import pyarrow.csv as pa_csv
+from psycopg import sql as psql
 
 from superstore.clients import PgConfig
-from superstore.errors import FatalError, SuperstoreError, TransientError
-from superstore.warehouse.base import Query, StarBatch, Warehouse
-from superstore.warehouse.dialects import render
-from superstore.warehouse.merge import merge_statements, stage_name
-from superstore.warehouse.schema import TABLES, StarTable, create_statements
+from superstore.errors import TransientError
+from superstore.settings import Settings
+from superstore.stack import pg_config
+from superstore.warehouse.base import TargetConfig, WarehouseReader
+from superstore.warehouse.schema import LOAD_LOG
+from superstore.warehouse.sqlload import CopyFromStdinLoader, SqlWarehouse
 
-__all__ = ["CopyFromStdinLoader", "PostgresWarehouse", "SqlWarehouse", "StageLoader"]
-
-_CSV_ROWS = 65_536
-
-
-class StageLoader(Protocol):
-    """Fills one temporary stage table with a batch's rows."""
-
-    def load(self, warehouse: SqlWarehouse, cursor: Any, stage: str, data: pa.Table) -> None:
-        """Put ``data`` into the (empty) table ``stage`` within the open transaction."""
-
-    def cleanup(self) -> None:
-        """Remove anything staged outside the database (after commit or rollback)."""
-
-
-class CopyFromStdinLoader:
-    """PostgreSQL: stream the rows as CSV through ``COPY ... FROM STDIN`` (psycopg)."""
-
-    def load(self, warehouse: SqlWarehouse, cursor: Any, stage: str, data: pa.Table) -> None:
-        """CSV keeps exact decimals and tells NULL (bare empty) from '' (quoted)."""
-        columns = ", ".join(data.column_names)
-        sql = f"COPY {stage} ({columns}) FROM STDIN (FORMAT csv)"
-        warehouse.statements.append(sql)
-        options = pa_csv.WriteOptions(include_header=False)
-        with cursor.copy(sql) as copy:
-            for batch in data.to_batches(max_chunksize=_CSV_ROWS):
-                buffer = io.BytesIO()
-                pa_csv.write_csv(batch, buffer, options)
-                copy.write(buffer.getvalue())
-
-    def cleanup(self) -> None:
-        """Nothing is staged outside the database."""
-
-
-class SqlWarehouse(Warehouse):
-    """The load logic shared by PostgreSQL and Redshift; see the module docstring."""
-
-    def __init__(
-        self,
-        connect: Callable[[], Any],
-        schema: str,
-        dialect: str,
-        loader: StageLoader,
-        display: str,
-        transient: tuple[type[BaseException], ...] = (),
-        driver_errors: tuple[type[BaseException], ...] = (),
-        ddl_dialect: str | None = None,
-    ) -> None:
-        self._connect = connect
-        self.ddl_dialect = ddl_dialect or dialect
-        self.schema = schema
-        self.dialect = dialect
-        self.loader = loader
-        self._display = display
-        self._transient = transient
-        self._driver_errors = driver_errors
-        self._conn: Any = None
-        self.statements: list[str] = []
-
-    @property
-    def display(self) -> str:
-        """The server, password masked."""
-        return self._display
-
-    def _connection(self) -> Any:
-        if self._conn is None:
-            with self._errors("connecting"):
-                self._conn = self._connect()
-        return self._conn
-
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        """Driver errors become project errors here, at the adapter boundary."""
-        try:
-            yield
-        except SuperstoreError:
-            raise
-        except self._transient as exc:
-            raise TransientError(f"{self.display}: {what} failed: {exc}") from exc
-        except self._driver_errors as exc:
-            raise FatalError(f"{self.display}: {what} failed: {exc}") from exc
-
-    def execute(self, cursor: Any, sql: str) -> None:
-        """Run one statement (already in this dialect) and record it."""
-        self.statements.append(sql)
-        cursor.execute(sql)
-
-    def create_schema(self) -> None:
-        """Create the schema and tables if missing, in one transaction.
-
-        ``ddl_dialect`` differs from ``dialect`` only when emulating: Redshift's
-        load logic on PostgreSQL needs PostgreSQL's DDL (no DISTKEY/ENCODE).
-        """
-        conn = self._connection()
-        with self._errors("creating the schema"), self._transaction(conn) as cursor:
-            for statement in create_statements(self.ddl_dialect, self.schema):
-                self.execute(cursor, statement)
-
-    @contextmanager
-    def _transaction(self, conn: Any) -> Iterator[Any]:
-        cursor = conn.cursor()
-        try:
-            yield cursor
-        except BaseException:
-            with contextlib.suppress(Exception):  # the connection may be gone; keep the cause
-                conn.rollback()
-            raise
-        else:
-            conn.commit()
-        finally:
-            cursor.close()
-
-    def merge(self, batch: StarBatch, check: Callable[[Query], None] | None = None) -> None:
-        """Stage, merge, check and drop the stages in one transaction."""
-        conn = self._connection()
-        try:
-            with self._errors("merging a batch"), self._transaction(conn) as cursor:
-                for table in TABLES:
-                    self._stage(cursor, table, batch.tables[table.name])
-                for statement in merge_statements(self.schema, batch.time_keys):
-                    self.execute(cursor, render(statement, self.dialect))
-                if check:
-                    check(self._query_on(cursor))
-                for table in TABLES:
-                    self.execute(cursor, f"DROP TABLE {stage_name(table)}")
-        finally:
-            self.loader.cleanup()
-
-    def _stage(self, cursor: Any, table: StarTable, data: pa.Table) -> None:
-        stage = stage_name(table)
-        self.execute(cursor, f"DROP TABLE IF EXISTS {stage}")
-        self.execute(cursor, f"CREATE TEMP TABLE {stage} (LIKE {self.schema}.{table.name})")
-        if data.num_rows:
-            self.loader.load(self, cursor, stage, data)
-
-    def _query_on(self, cursor: Any) -> Query:
-        def run(sql: str) -> list[tuple[Any, ...]]:
-            rendered = render(sql, self.dialect)
-            self.execute(cursor, rendered)
-            return [tuple(row) for row in cursor.fetchall()]
-
-        return run
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of one statement authored in PostgreSQL's dialect, in its own transaction."""
-        conn = self._connection()
-        with self._errors("a query"), self._transaction(conn) as cursor:
-            return self._query_on(cursor)(sql)
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
+__all__ = ["PostgresReader", "PostgresTarget", "PostgresWarehouse"]
 
 
 class PostgresWarehouse(SqlWarehouse):
     """The star schema in ``schema`` of the database ``pg`` points at."""
 
     def __init__(self, pg: PgConfig, schema: str = "star") -> None:
-        import psycopg
-
         super().__init__(
             connect=lambda: pg.connect(),
             schema=schema,
@@ -207,3 +42,103 @@ class PostgresWarehouse(SqlWarehouse):
             transient=(psycopg.OperationalError,),
             driver_errors=(psycopg.Error,),
         )
+
+
+@dataclass(frozen=True)
+class PostgresReader(WarehouseReader):
+    """A star schema in PostgreSQL, read in one READ ONLY, REPEATABLE READ transaction."""
+
+    pg: PgConfig
+    schema: str = "star"
+
+    @property
+    def display(self) -> str:
+        """The server, password masked."""
+        return f"postgres:{self.pg.display} schema {self.schema}"
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            return self.pg.connect(autocommit=True)
+        except TransientError as exc:
+            raise TransientError(f"warehouse {self.display} is unreachable") from exc
+
+    def version(self) -> str | None:
+        """The newest load's number; a warehouse loaded before the load log: write counters."""
+        with self._connect() as conn:
+            try:
+                row = conn.execute(
+                    psql.SQL("SELECT max(load_no), count(*) FROM {}.{}").format(
+                        psql.Identifier(self.schema), psql.Identifier(LOAD_LOG.name)
+                    )
+                ).fetchone()
+                if row and row[1]:
+                    return f"postgres:load:{row[0]}"
+            except psycopg.errors.UndefinedTable:
+                pass
+            row = conn.execute(
+                """SELECT string_agg(relname || ':' || n_tup_ins || ':' || n_tup_upd || ':'
+                                     || n_tup_del, ',' ORDER BY relname), count(*)
+                   FROM pg_stat_user_tables WHERE schemaname = %s""",
+                [self.schema],
+            ).fetchone()
+        if not row or not row[1]:
+            return None
+        return f"postgres:{row[0]}"
+
+    def materialize(self, local: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
+        """Fetch each aggregate (small by construction) and load it into DuckDB via Arrow."""
+        with self._connect() as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    for name, text in queries.items():
+                        query = psql.SQL(text).format(s=psql.Identifier(self.schema))
+                        cur = conn.execute(query)
+                        columns = [d.name for d in cur.description or []]
+                        rows = cur.fetchall()
+                        table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
+                        store(local, name, table)
+            except psycopg.errors.UndefinedTable as exc:
+                raise TransientError(f"{self.display} has no star schema yet") from exc
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One statement in a READ ONLY transaction."""
+        query = psql.SQL(sql).format(s=psql.Identifier(self.schema))
+        with self._connect() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                cur = conn.execute(query, params)
+            except psycopg.errors.UndefinedTable as exc:
+                raise TransientError(f"{self.display} has no star schema yet") from exc
+            names = [d.name for d in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def store(local: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Keep an Arrow result as table ``name`` of the local DuckDB."""
+    local.register("_fetched", table)
+    local.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _fetched")
+    local.unregister("_fetched")
+
+
+@dataclass(frozen=True)
+class PostgresTarget(TargetConfig):
+    """``SUPERSTORE_WAREHOUSE=postgres``: a schema on any PostgreSQL."""
+
+    kind: ClassVar[str] = "postgres"
+    dsn: str = field(repr=False)
+    schema: str = "star"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """``SUPERSTORE_WAREHOUSE_DSN``, else the stack's server (schema ``star``)."""
+        dsn = settings.warehouse_dsn_value or pg_config(settings).dsn
+        return cls(dsn=dsn, schema=settings.warehouse_schema)
+
+    def open(self) -> PostgresWarehouse:
+        """The loader."""
+        return PostgresWarehouse(PgConfig(self.dsn), self.schema)
+
+    def reader(self) -> PostgresReader:
+        """Read-only sessions on the same server."""
+        return PostgresReader(PgConfig(self.dsn).read_only(), self.schema)

@@ -7,7 +7,7 @@ lists of the merge statements. Money is DECIMAL(18,4) everywhere: sums stay
 exact, no per-line rounding.
 
 Surrogate keys are deterministic hashes of natural keys (see
-``superstore.warehouse.dialects``), so they are identical across reruns,
+``superstore.dialects``), so they are identical across reruns,
 engines and warehouses; ``time_key`` is the date as ``yyyymmdd``.
 """
 
@@ -22,6 +22,7 @@ from superstore.errors import ConfigError
 __all__ = [
     "CUSTOMER_DIM",
     "DIMENSIONS",
+    "LOAD_LOG",
     "LOCATION_DIM",
     "PRODUCT_DIM",
     "SALES_FACT",
@@ -37,6 +38,7 @@ _TYPES: dict[str, tuple[str, str, str, pa.DataType, str]] = {
     "key": ("BIGINT", "bigint", "BIGINT", pa.int64(), "AZ64"),
     "int": ("INTEGER", "integer", "INTEGER", pa.int32(), "AZ64"),
     "date": ("DATE", "date", "DATE", pa.date32(), "AZ64"),
+    "timestamp": ("TIMESTAMPTZ", "timestamptz", "TIMESTAMPTZ", pa.timestamp("us", "UTC"), "AZ64"),
     "money": ("DECIMAL(18,4)", "numeric(18,4)", "DECIMAL(18,4)", pa.decimal128(18, 4), "AZ64"),
     "rate": ("DECIMAL(6,4)", "numeric(6,4)", "DECIMAL(6,4)", pa.decimal128(6, 4), "AZ64"),
     # Redshift VARCHAR lengths are bytes: 4 bytes per character of the wire contract's maxima.
@@ -206,9 +208,24 @@ SALES_FACT = StarTable(
 DIMENSIONS: tuple[StarTable, ...] = (TIME_DIM, CUSTOMER_DIM, PRODUCT_DIM, LOCATION_DIM)
 TABLES: tuple[StarTable, ...] = (*DIMENSIONS, SALES_FACT)
 
+# Not a star table: one row per committed merge, written in the merge's transaction. Its
+# newest row is what the dashboards' readers compare to know the warehouse changed, and
+# when ("data as of"), on every target alike (Redshift has no cheap change counter).
+LOAD_LOG = StarTable(
+    name="load_log",
+    columns=(
+        Column("load_no", "key"),
+        Column("loaded_at", "timestamp"),
+        Column("days", "int"),
+        Column("facts", "key"),
+    ),
+    key="load_no",
+    natural=("load_no",),
+)
+
 
 def create_statements(dialect: str, schema: str) -> list[str]:
     """Everything ``create_schema`` runs, in order (idempotent)."""
     return [f"CREATE SCHEMA IF NOT EXISTS {schema}"] + [
-        t.create_sql(dialect, schema) for t in TABLES
+        t.create_sql(dialect, schema) for t in (*TABLES, LOAD_LOG)
     ]

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from superstore.web import cubesql
 from superstore.web.cubes import Cubes
 from superstore.web.cubesql import SUMS, bind, query, where
-from superstore.web.filters import Filters
+from superstore.web.filters import Dimension, Filters
 from superstore.web.measures import (
     BASE_COLUMNS,
     INTEGER_COLUMNS,
@@ -95,10 +95,10 @@ def kpis(cubes: Cubes, filters: Filters, dates: DateSet | None = None) -> Kpis:
     sql = f"""
     WITH sums AS (SELECT {SUMS} FROM cube {where(params)})
     SELECT sums.*,
-      (SELECT coalesce(sum(orders), 0) FROM orders {where(params, "any")}) AS orders,
+      (SELECT coalesce(sum(orders), 0) FROM order_cells {where(params, "any")}) AS orders,
       ({customers}) AS customers,
-      (SELECT count(DISTINCT (state, city)) FROM cities {where(params, "any")}) AS cities,
-      (SELECT count(DISTINCT city) FROM cities {where(params, "any")}) AS city_names
+      (SELECT count(DISTINCT (state, city)) FROM city_cells {where(params, "any")}) AS cities,
+      (SELECT count(DISTINCT city) FROM city_cells {where(params, "any")}) AS city_names
     FROM sums"""
     (row,) = query(cubes.cursor(), sql, params | extra)
     sums = sums_of(row)
@@ -132,7 +132,9 @@ def _axis(cubes: Cubes, dates: DateSet, grain: Grain) -> list[str]:
     return periods_between(lo, hi, grain, dates.years) if lo <= hi else []
 
 
-def category_trend(cubes: Cubes, filters: Filters, grain: Grain, m: Measure) -> list[dict]:
+def category_trend(
+    cubes: Cubes, filters: Filters, grain: Grain, m: Measure
+) -> list[dict[str, Any]]:
     """The measure per period and category, every period and category present.
 
     The category cross-filter only highlights here (it filters the others).
@@ -150,7 +152,7 @@ def category_trend(cubes: Cubes, filters: Filters, grain: Grain, m: Measure) -> 
     return out
 
 
-def growth(cubes: Cubes, filters: Filters, grain: Grain, m: Measure) -> list[dict]:
+def growth(cubes: Cubes, filters: Filters, grain: Grain, m: Measure) -> list[dict[str, Any]]:
     """The measure per period against the same days a year before.
 
     The time filters pick which periods are shown, not which are compared:
@@ -194,7 +196,7 @@ def growth(cubes: Cubes, filters: Filters, grain: Grain, m: Measure) -> list[dic
 
 
 def by_member(
-    cubes: Cubes, filters: Filters, column: str, m: Measure, own: str | None
+    cubes: Cubes, filters: Filters, column: str, m: Measure, own: Dimension | None
 ) -> list[dict[str, Any]]:
     """The measure per member of `column`, ignoring the visual's own filter `own`.
 
@@ -203,7 +205,7 @@ def by_member(
     part of a whole); otherwise None.
     """
     if own is not None:
-        filters = filters.without(own)  # type: ignore[arg-type]
+        filters = filters.without(own)
     params = bind(cubes, filters)
     sql = f"SELECT {column}, {SUMS} FROM cube {where(params)} GROUP BY ALL"
     rows = query(cubes.cursor(), sql, params)
@@ -220,16 +222,16 @@ def by_member(
     return out
 
 
-def segments(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict]:
+def segments(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict[str, Any]]:
     """The measure by customer segment, with each segment's share of the total."""
     return by_member(cubes, filters, "segment", m, None if csv else "segment")
 
 
-def regions(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict]:
+def regions(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict[str, Any]]:
     """The measure by region (treemap, or bars when the measure is not parts of a whole)."""
     return by_member(cubes, filters, "region", m, None if csv else "region")
 
 
-def states(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict]:
+def states(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict[str, Any]]:
     """The measure by US state (the map shows every state; its CSV the selected ones)."""
     return by_member(cubes, filters, "state", m, None if csv else "state")

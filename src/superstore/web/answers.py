@@ -13,17 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from superstore.errors import TransientError
+from superstore.warehouse import WarehouseReader
 from superstore.web.csvfiles import disposition
 from superstore.web.cubes import Cubes, CubeStore
-from superstore.web.detail import DetailReader
 from superstore.web.filters import Filters
 from superstore.web.measures import MEASURES, Measure
 from superstore.web.periods import GRAINS, Grain
@@ -44,6 +44,8 @@ __all__ = [
     "measure_of",
     "reader_for",
 ]
+
+_Choice = TypeVar("_Choice", bound=str)
 
 MeasureParam = Annotated[
     str,
@@ -88,11 +90,12 @@ class Envelope(BaseModel):
     days: DaySpan | None = None
 
 
-def choice(value: str, allowed: tuple[str, ...] | list[str], name: str) -> str:
-    """`value` if allowed, else a 422 that lists the allowed values."""
-    if value not in allowed:
-        raise HTTPException(422, f"invalid {name} {value[:40]!r}: one of {', '.join(allowed)}")
-    return value
+def choice(value: str, allowed: Sequence[_Choice], name: str) -> _Choice:
+    """The allowed value equal to `value`, else a 422 that lists the allowed values."""
+    for option in allowed:
+        if option == value:
+            return option
+    raise HTTPException(422, f"invalid {name} {value[:40]!r}: one of {', '.join(allowed)}")
 
 
 def measure_of(name: str) -> Measure:
@@ -102,7 +105,7 @@ def measure_of(name: str) -> Measure:
 
 def grain_of(name: str) -> Grain:
     """A time grain, or a 422 naming the choices."""
-    return choice(name, GRAINS, "grain")  # type: ignore[return-value]
+    return choice(name, GRAINS, "grain")
 
 
 class ResultCache:
@@ -151,12 +154,12 @@ def cubes_for(request: Request, filters: Filters | None = None) -> Cubes:
     return cubes
 
 
-def reader_for(request: Request) -> DetailReader:
+def reader_for(request: Request) -> WarehouseReader:
     """Reads order lines from the warehouse the pre-aggregates come from."""
     store: CubeStore | None = request.app.state.cubes
     if store is None:
         raise HTTPException(503, "no warehouse the dashboards can read is configured")
-    return DetailReader(store.source)
+    return store.source
 
 
 def envelope(cubes: Cubes, filters: Filters, m: Measure) -> dict[str, Any]:

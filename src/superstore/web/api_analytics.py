@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -58,19 +58,20 @@ def _sums_fields() -> dict[str, Any]:
 def _row_model(name: str, **keys: Any) -> type[BaseModel]:
     """A row: its keys, the exact base sums, the chosen measure's value."""
     fields = {k: (t, ...) for k, t in keys.items()} | _sums_fields()
-    return create_model(name, **fields, value=(Decimal | None, None))  # type: ignore[call-overload]
+    return create_model(name, **fields, value=(Decimal | None, None))
 
 
-TrendPoint = _row_model("TrendPoint", period=str, category=str)
-SegmentRow = create_model(  # type: ignore[call-overload]
-    "SegmentRow", __base__=_row_model("_Segment", segment=str), share=(Decimal | None, None)
-)
-RegionRow = create_model(  # type: ignore[call-overload]
-    "RegionRow", __base__=_row_model("_Region", region=str), share=(Decimal | None, None)
-)
-StateRow = create_model(  # type: ignore[call-overload]
-    "StateRow", __base__=_row_model("_State", state=str), share=(Decimal | None, None)
-)
+if TYPE_CHECKING:  # the row fields come from the measure registry at run time
+    TrendPoint: TypeAlias = BaseModel
+    SegmentRow: TypeAlias = BaseModel
+    RegionRow: TypeAlias = BaseModel
+    StateRow: TypeAlias = BaseModel
+else:
+    TrendPoint = _row_model("TrendPoint", period=str, category=str)
+    _SHARE = (Decimal | None, None)
+    SegmentRow = create_model("SegmentRow", __base__=_row_model("_S", segment=str), share=_SHARE)
+    RegionRow = create_model("RegionRow", __base__=_row_model("_R", region=str), share=_SHARE)
+    StateRow = create_model("StateRow", __base__=_row_model("_St", state=str), share=_SHARE)
 
 
 class GrowthPoint(BaseModel):
@@ -90,19 +91,19 @@ class KpiResponse(Envelope):
 
 class TrendResponse(Envelope):
     grain: Grain
-    rows: list[TrendPoint]  # type: ignore[valid-type]
+    rows: list[TrendPoint]
 
 
 class SegmentResponse(Envelope):
-    rows: list[SegmentRow]  # type: ignore[valid-type]
+    rows: list[SegmentRow]
 
 
 class RegionResponse(Envelope):
-    rows: list[RegionRow]  # type: ignore[valid-type]
+    rows: list[RegionRow]
 
 
 class StateResponse(Envelope):
-    rows: list[StateRow]  # type: ignore[valid-type]
+    rows: list[StateRow]
 
 
 class GrowthResponse(Envelope):
@@ -200,27 +201,26 @@ def _serve(
 
 def _register(visual: Visual) -> None:
     """GET /api/analytics/<visual> (JSON or CSV), with `grain` for the time visuals."""
-    if visual.grain is not None:
-        default_grain = visual.grain
+    default_grain = visual.grain or "month"
 
-        def endpoint(
-            request: Request,
-            filters: FiltersDep,
-            grain: GrainParam = default_grain,
-            measure: MeasureParam = "sales",
-            format: FormatParam = "json",
-        ) -> Any:
-            return _serve(request, visual, filters, grain, measure, format)
-    else:
+    def with_grain(
+        request: Request,
+        filters: FiltersDep,
+        grain: GrainParam = default_grain,
+        measure: MeasureParam = "sales",
+        format: FormatParam = "json",
+    ) -> Any:
+        return _serve(request, visual, filters, grain, measure, format)
 
-        def endpoint(  # type: ignore[misc]
-            request: Request,
-            filters: FiltersDep,
-            measure: MeasureParam = "sales",
-            format: FormatParam = "json",
-        ) -> Any:
-            return _serve(request, visual, filters, "month", measure, format)
+    def without_grain(
+        request: Request,
+        filters: FiltersDep,
+        measure: MeasureParam = "sales",
+        format: FormatParam = "json",
+    ) -> Any:
+        return _serve(request, visual, filters, "month", measure, format)
 
+    endpoint = with_grain if visual.grain is not None else without_grain
     endpoint.__doc__ = visual.doc
     router.add_api_route(
         f"/{visual.name}",
@@ -308,12 +308,12 @@ def options(request: Request) -> Options:
     k = cubes.known
     return Options(
         version=cubes.version,
-        years=k["year"],  # type: ignore[arg-type]
-        states=k["state"],  # type: ignore[arg-type]
-        segments=k["segment"],  # type: ignore[arg-type]
-        regions=k["region"],  # type: ignore[arg-type]
-        categories=k["category"],  # type: ignore[arg-type]
-        sub_categories=k.get("sub_category", []),  # type: ignore[arg-type]
+        years=k["year"],
+        states=k["state"],
+        segments=k["segment"],
+        regions=k["region"],
+        categories=k["category"],
+        sub_categories=k.get("sub_category", []),
         first_day=cubes.first_day,
         last_day=cubes.last_day,
         measures=[m.public() for m in MEASURES.values()],
@@ -350,7 +350,7 @@ def export(
         files[name] = text
     reader = reader_for(request) if level in ("product", "customer", "city") else None
     try:
-        table = breakdown(cubes, reader, filters, level, m, top)  # type: ignore[arg-type]
+        table = breakdown(cubes, reader, filters, level, m, top)
     except TransientError as exc:
         raise HTTPException(503, str(exc)) from exc
     files[filename(f"breakdown-{level}", filters.active(), {"top": top}, "csv")] = breakdown_csv(

@@ -34,7 +34,7 @@ from superstore.web.answers import (
 from superstore.web.breakdown import LEVELS, breakdown
 from superstore.web.csvfiles import csv_text, filename
 from superstore.web.cubes import Cubes
-from superstore.web.drill import COLUMNS, CSV_LIMIT, SORTS, lines, lines_csv_rows
+from superstore.web.drill import COLUMNS, CSV_LIMIT, ORDERS, SORTS, lines, lines_csv_rows
 from superstore.web.filters import FiltersDep
 from superstore.web.measures import BASE_COLUMNS, Measure
 
@@ -196,7 +196,7 @@ def breakdown_endpoint(
     key = (cubes.version, "breakdown", filters.key, level, top, sub, m.name, fmt)
 
     def compute() -> Any:
-        body = _read(lambda: breakdown(cubes, reader, filters, level, m, top, sub))  # type: ignore[arg-type]
+        body = _read(lambda: breakdown(cubes, reader, filters, level, m, top, sub))
         if fmt == "csv":
             name = filename(
                 f"breakdown-{level}",
@@ -235,7 +235,7 @@ def lines_endpoint(
 ) -> Response:
     """The lines under every filter (plus the clicked row), their count and exact sums."""
     sort = choice(sort, tuple(SORTS), "sort")
-    order = choice(order, ("asc", "desc"), "order")
+    direction = choice(order, ORDERS, "order")
     fmt = choice(format, ("json", "csv"), "format")
     cubes = cubes_for(request, filters)
     detail = {
@@ -248,18 +248,20 @@ def lines_endpoint(
     m = measure_of("sales")
     shown = {k: v for k, v in detail.items() if v is not None}
     if fmt == "csv":
-        count, rows = _read(lambda: lines_csv_rows(cubes, reader, filters, detail, sort, order))  # type: ignore[arg-type]
+        count, rows = _read(lambda: lines_csv_rows(cubes, reader, filters, detail, sort, direction))
         if count > CSV_LIMIT:
             raise HTTPException(
                 422,
                 f"{count:,} lines: more than the {CSV_LIMIT:,} one CSV holds; narrow the filters",
             )
-        name = filename("lines", filters.active(), {**shown, "sort": sort, "order": order}, "csv")
+        name = filename(
+            "lines", filters.active(), {**shown, "sort": sort, "order": direction}, "csv"
+        )
         return csv_response(csv_text(COLUMNS, rows), name)
-    key = (cubes.version, "lines", filters.key, tuple(detail.values()), sort, order, page, size)
+    key = (cubes.version, "lines", filters.key, tuple(detail.values()), sort, direction, page, size)
 
     def compute() -> bytes:
-        body = _read(lambda: lines(cubes, reader, filters, detail, sort, order, page, size))  # type: ignore[arg-type]
+        body = _read(lambda: lines(cubes, reader, filters, detail, sort, direction, page, size))
         model = LinesResponse(**envelope(cubes, filters, m), detail=shown, **body)
         return model.model_dump_json().encode()
 

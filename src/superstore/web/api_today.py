@@ -3,7 +3,7 @@
 Every viewer of a day receives the same snapshot object from the live hub;
 it is serialised once and the same text sent to all of them (with 200 open
 pages that is 200x less JSON work per update). The hourly context of the
-sparkline (`superstore.web.today_hours`) scans the day's lines, so it is
+sparkline (`superstore.oltp.today_hours`) scans the day's lines, so it is
 cached for a few seconds per day: however many pages ask, the database sees
 at most one such query per day every few seconds.
 """
@@ -15,19 +15,19 @@ import datetime as dt
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
+from psycopg import AsyncConnection
 from pydantic import BaseModel
 
 from superstore.errors import TransientError
-from superstore.web import today_hours
+from superstore.oltp import TodaySnapshot, today_hours
 from superstore.web.live import LiveHub
-from superstore.web.today import TodaySnapshot
 
 __all__ = ["router"]
 
@@ -46,7 +46,8 @@ DayParam = Annotated[
 
 
 def _hub(request: Request) -> LiveHub:
-    return request.app.state.hub
+    hub: LiveHub = request.app.state.hub
+    return hub
 
 
 def _check_day(day: dt.date | None) -> None:
@@ -111,6 +112,7 @@ def _fresh(key: tuple[str, dt.date], ttl: float) -> Any | None:
 
 async def _context(dsn: str, day: dt.date, tz: str) -> tuple[Any, Any, Any]:
     """(hours, (average, days averaged), categories): cached, one connection on a miss."""
+    wanted: dict[tuple[str, dt.date], tuple[float, Callable[[AsyncConnection], Awaitable[Any]]]]
     wanted = {
         ("hours", day): (HOURS_TTL, lambda c: today_hours.sales_by_hour(c, day, tz)),
         ("average", day): (AVERAGE_TTL, lambda c: today_hours.weekday_average(c, day, tz)),
@@ -130,7 +132,8 @@ async def _context(dsn: str, day: dt.date, tz: str) -> tuple[Any, Any, Any]:
                         _CACHE[key] = (time.monotonic(), found[key])
         while len(_CACHE) > 256:
             _CACHE.pop(next(iter(_CACHE)))
-    return tuple(found.values())  # type: ignore[return-value]
+    now, average, categories = found.values()
+    return now, average, categories
 
 
 @router.get(

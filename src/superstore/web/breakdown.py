@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from superstore.warehouse import WarehouseReader
 from superstore.web import analytics
 from superstore.web.cubes import Cubes
 from superstore.web.cubesql import SUMS, bind, query, where
-from superstore.web.detail import FACTS, WHERE, DetailReader
+from superstore.web.detail import FACTS, WHERE
 from superstore.web.filters import Filters
 from superstore.web.measures import BASE_COLUMNS, Measure
 
@@ -99,7 +100,7 @@ def _total(cubes: Cubes, filters: Filters, sub_category: str | None) -> dict[str
 
 def breakdown(
     cubes: Cubes,
-    reader: DetailReader | None,
+    reader: WarehouseReader | None,
     filters: Filters,
     level: Level,
     m: Measure,

@@ -3,20 +3,26 @@
 Both sources are opened read-only. /today reads the PostgreSQL OLTP tables
 through a session whose transactions default to READ ONLY (or through a
 dedicated read-only role given as ``SUPERSTORE_WEB_PG_DSN``); /analytics reads
-the warehouse through `superstore.web.source`, which opens it read-only too.
+the warehouse through the reader its target builds (``superstore.warehouse``),
+which opens it read-only too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from superstore.clients import PgConfig, pg_config
+from superstore.clients import PgConfig
+from superstore.errors import ConfigError
 from superstore.settings import Settings
-from superstore.web.source import WarehouseSource, read_only_dsn, warehouse_source
+from superstore.stack import pg_config
+from superstore.warehouse import WarehouseReader, warehouse_config
 
 __all__ = ["WebConfig", "web_config"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,7 @@ class WebConfig:
     """Sources and clock of the dashboards; `day` pins /today to a date."""
 
     pg: PgConfig
-    warehouse: WarehouseSource | None
+    warehouse: WarehouseReader | None
     timezone: str = "UTC"
     day: dt.date | None = None
     result_cache: int = 2048  # answers kept per warehouse version; 0 = always recompute
@@ -41,9 +47,12 @@ class WebConfig:
 def web_config(settings: Settings, day: dt.date | None = None) -> WebConfig:
     """Read-only sources from the settings: web_pg_dsn, else pg_dsn or the local stack."""
     if settings.web_pg_dsn is not None:
-        pg = PgConfig(read_only_dsn(settings.web_pg_dsn.get_secret_value()))
+        pg = PgConfig(settings.web_pg_dsn.get_secret_value()).read_only()
     else:
-        pg = PgConfig(read_only_dsn(pg_config(settings).dsn))
-    return WebConfig(
-        pg=pg, warehouse=warehouse_source(settings), timezone=settings.timezone, day=day
-    )
+        pg = pg_config(settings).read_only()
+    try:
+        reader: WarehouseReader | None = warehouse_config(settings).reader()
+    except ConfigError as exc:  # /today still works; /analytics says why it cannot
+        log.warning("the analytics dashboard cannot read the warehouse: %s", exc)
+        reader = None
+    return WebConfig(pg=pg, warehouse=reader, timezone=settings.timezone, day=day)

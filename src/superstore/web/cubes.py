@@ -7,12 +7,12 @@ fact table (10M+ lines) is reduced to:
 - ``cube``: additive sums of the base columns (`measures.BASE_COLUMNS`) per
   day x segment x region x state x category x sub-category: its size is
   bounded by those combinations, not by the number of facts.
-- ``orders``: distinct orders per day x segment x region x state x
+- ``order_cells``: distinct orders per day x segment x region x state x
   category, plus a row per cell with category NULL (= any category). An
   order has one date, one customer (so one segment) and one ship-to place,
   so these counts add up across cells exactly; across categories they do
   not (an order can span categories), hence the extra NULL rows.
-- ``cities``: the distinct (state, city) pairs per day cell, counted at
+- ``city_cells``: the distinct (state, city) pairs per day cell, counted at
   query time (a city is seen on many days, so counts do not add up).
 - ``cust_days``: the distinct customers per day cell, for spans that are
   not whole months; ``cust_state`` / ``cust_region`` / ``cust_all``: one row
@@ -33,12 +33,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
 from superstore.errors import TransientError
+from superstore.warehouse import WarehouseReader
 from superstore.web.measures import BASE_COLUMNS
-from superstore.web.source import WarehouseSource
 
 __all__ = ["CUBE_QUERIES", "MAX_MASK_MONTHS", "CubeStore", "Cubes", "build_cubes"]
 
@@ -68,9 +69,9 @@ def _by_cell(select: str, extra: str = "") -> str:
 CUBE_QUERIES: dict[str, str] = {
     "cube": f"""SELECT {_CELL}, t.quarter, p.category, p.sub_category, {_SUMS} {_JOINS}
         GROUP BY {_CELL_KEYS}, t.quarter, p.category, p.sub_category""",
-    "orders": _by_cell("count(DISTINCT f.order_id) AS orders"),
-    "customers": _by_cell("f.customer_key", "f.customer_key"),
-    "cities": _by_cell("l.city", "l.city"),
+    "order_cells": _by_cell("count(DISTINCT f.order_id) AS orders"),
+    "customer_cells": _by_cell("f.customer_key", "f.customer_key"),
+    "city_cells": _by_cell("l.city", "l.city"),
 }
 
 # A HUGEINT holds 127 usable bits: month masks cover 10 years and 7 months of history.
@@ -80,12 +81,12 @@ _MASKS: tuple[tuple[bool, str], ...] = (  # (needs month masks, statement)
     (
         False,
         """CREATE TABLE cust_days AS SELECT DISTINCT order_date, year, segment, region, state,
-        category, customer_key FROM customers ORDER BY category NULLS FIRST, order_date""",
+        category, customer_key FROM customer_cells ORDER BY category NULLS FIRST, order_date""",
     ),
     (
         True,
         f"""CREATE TABLE cust_state AS SELECT category, state, region, segment, customer_key,
-        bit_or(CAST(1 AS HUGEINT) << {_MONTH}) AS months FROM customers
+        bit_or(CAST(1 AS HUGEINT) << {_MONTH}) AS months FROM customer_cells
         GROUP BY ALL ORDER BY ALL""",
     ),
     (
@@ -98,7 +99,7 @@ _MASKS: tuple[tuple[bool, str], ...] = (  # (needs month masks, statement)
         """CREATE TABLE cust_all AS SELECT category, segment, customer_key,
         bit_or(months) AS months FROM cust_region GROUP BY ALL ORDER BY ALL""",
     ),
-    (False, "DROP TABLE customers"),
+    (False, "DROP TABLE customer_cells"),
 )
 _KNOWN = {
     "year": "year",
@@ -131,15 +132,21 @@ class Cubes:
         return self.con.cursor()
 
 
-def build_cubes(source: WarehouseSource, version: str) -> Cubes:
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    row = con.execute(sql).fetchone()
+    assert row is not None, "an aggregate without GROUP BY returns one row"
+    return tuple(row)
+
+
+def build_cubes(source: WarehouseReader, version: str) -> Cubes:
     """Read the warehouse once and build every pre-aggregate in memory."""
     started = time.perf_counter()
     con = duckdb.connect(":memory:")
     source.materialize(con, CUBE_QUERIES)
-    for table in ("cube", "orders", "cities"):
+    for table in ("cube", "order_cells", "city_cells"):
         # Days lead every filter; sorting keeps zone maps selective.
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY ALL")
-    first, last = con.execute("SELECT min(order_date), max(order_date) FROM cube").fetchone()
+    first, last = _one(con, "SELECT min(order_date), max(order_date) FROM cube")
     first, last = first or dt.date(1970, 1, 1), last or dt.date(1970, 1, 1)
     first_month = first.year * 12 + first.month - 1
     masks = last.year * 12 + last.month - 1 - first_month < MAX_MASK_MONTHS
@@ -151,7 +158,7 @@ def build_cubes(source: WarehouseSource, version: str) -> Cubes:
     for name, column in _KNOWN.items():
         rows = con.execute(f"SELECT DISTINCT {column} FROM cube ORDER BY 1").fetchall()
         known[name] = [r[0] for r in rows if r[0] is not None]
-    facts = int(con.execute("SELECT coalesce(sum(lines), 0) FROM cube").fetchone()[0])
+    facts = int(_one(con, "SELECT coalesce(sum(lines), 0) FROM cube")[0])
     seconds = time.perf_counter() - started
     log.info("analytics pre-aggregates: %s facts in %.2fs (%s)", f"{facts:,}", seconds, version)
     return Cubes(
@@ -176,7 +183,7 @@ class CubeStore:
     answering; only the very first build makes requests wait.
     """
 
-    def __init__(self, source: WarehouseSource, check_every: float = 2.0) -> None:
+    def __init__(self, source: WarehouseReader, check_every: float = 2.0) -> None:
         self.source = source
         self.check_every = check_every
         self._cubes: Cubes | None = None
@@ -205,8 +212,13 @@ class CubeStore:
                     threading.Thread(target=self._rebuild, args=(version,), daemon=True).start()
                 return self._cubes
         self._rebuild(version)
-        if self._cubes is None:
+        built = self.built()
+        if built is None:
             raise TransientError(self.last_error or "the warehouse could not be read")
+        return built
+
+    def built(self) -> Cubes | None:
+        """The pre-aggregates built last, without checking the warehouse's version."""
         return self._cubes
 
     def _rebuild(self, version: str) -> None:

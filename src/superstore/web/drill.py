@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
+from superstore.warehouse import WarehouseReader
 from superstore.web.breakdown import detail_params
 from superstore.web.cubes import Cubes
-from superstore.web.detail import FACTS, WHERE, DetailReader
+from superstore.web.detail import FACTS, WHERE
 from superstore.web.filters import Filters
 
-__all__ = ["COLUMNS", "CSV_LIMIT", "SORTS", "Order", "lines", "lines_csv_rows"]
+__all__ = ["COLUMNS", "CSV_LIMIT", "ORDERS", "SORTS", "Order", "lines", "lines_csv_rows"]
 
 CSV_LIMIT = 100_000  # lines in one CSV download: more asks to narrow the filters
 
@@ -37,6 +38,7 @@ SORTS: dict[str, str] = {
     "profit": "f.profit",
 }
 Order = Literal["asc", "desc"]
+ORDERS: tuple[Order, ...] = ("asc", "desc")
 
 COLUMNS = (
     "order_id", "line_number", "order_date", "customer_id", "customer_name", "segment",
@@ -61,7 +63,7 @@ _TOTALS = f"""SELECT count(*) AS lines, count(DISTINCT f.order_id) AS orders,
 
 def lines(
     cubes: Cubes,
-    reader: DetailReader,
+    reader: WarehouseReader,
     filters: Filters,
     detail: dict[str, Any],
     sort: str,
@@ -86,7 +88,7 @@ def lines(
 
 def lines_csv_rows(
     cubes: Cubes,
-    reader: DetailReader,
+    reader: WarehouseReader,
     filters: Filters,
     detail: dict[str, Any],
     sort: str,

@@ -11,7 +11,7 @@ never a piece of SQL. Queries bind them as parameters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Annotated, Literal
 
@@ -26,7 +26,11 @@ DIMENSIONS: tuple[Dimension, ...] = ("year", "state", "segment", "region", "cate
 
 _MAX_LABEL = 100
 _MAX_VALUES = 60
-_TO_DATE = {"month-to-date": "month", "quarter-to-date": "quarter", "year-to-date": "year"}
+_TO_DATE: dict[str, Literal["month", "quarter", "year"]] = {
+    "month-to-date": "month",
+    "quarter-to-date": "quarter",
+    "year-to-date": "year",
+}
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,15 @@ class Filters:
 
     def without(self, dimension: Dimension) -> Filters:
         """The same filters minus one dimension: a visual is not filtered by its own clicks."""
-        field = {"year": "years", "state": "states"}.get(dimension, dimension)
-        empty: tuple[()] | None = () if dimension in ("year", "state") else None
-        return replace(self, **{field: empty})
+        if dimension == "year":
+            return replace(self, years=())
+        if dimension == "state":
+            return replace(self, states=())
+        if dimension == "segment":
+            return replace(self, segment=None)
+        if dimension == "region":
+            return replace(self, region=None)
+        return replace(self, category=None)
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -73,9 +83,9 @@ class Filters:
                 unit = label = None
             lo = period.start if lo is None else max(lo, period.start)
             hi = period.end if hi is None else min(hi, period.end)
-        return DateSet(years=self.years, lo=lo, hi=hi, unit=unit, label=label)  # type: ignore[arg-type]
+        return DateSet(years=self.years, lo=lo, hi=hi, unit=unit, label=label)
 
-    def check(self, known: dict[str, Iterable[object]]) -> None:
+    def check(self, known: Mapping[str, Iterable[object]]) -> None:
         """Reject values the warehouse does not hold (HTTP 422 naming the parameter)."""
         checks = {
             "year": self.years,

@@ -21,8 +21,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from superstore.errors import TransientError
-from superstore.ingest.writer import NOTIFY_CHANNEL
-from superstore.web.today import TodaySnapshot, read_today
+from superstore.oltp import NOTIFY_CHANNEL, TodaySnapshot, read_today
 
 __all__ = ["LiveHub"]
 

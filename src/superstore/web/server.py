@@ -11,11 +11,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
+from typing import Self
 
 import uvicorn
 
 from superstore.errors import ConfigError, TransientError
+from superstore.lifecycle import Closeable
 from superstore.settings import Settings
 from superstore.web.app import create_app
 from superstore.web.config import WebConfig, web_config
@@ -43,8 +44,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class DashboardServer:
-    """The dashboards on a bound socket; `start()` runs them in a background thread."""
+class DashboardServer(Closeable):
+    """The dashboards on a bound socket; `start()` runs them in a background thread.
+
+    ``with DashboardServer(...) as server:`` serves in the background and stops at the end.
+    """
 
     def __init__(self, config: WebConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sock = bind(host, port)
@@ -96,16 +100,13 @@ class DashboardServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> DashboardServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop serving (what leaving a ``with`` block does)."""
         self.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
 
 def serve(config: WebConfig, host: str, port: int, announce: Callable[[str], None] = print) -> None:

@@ -1,0 +1,61 @@
+"""Which Kafka and which PostgreSQL a command talks to: a setting, else the local stack.
+
+Resolution order for both services: an explicit setting
+(``SUPERSTORE_KAFKA_BOOTSTRAP``, ``SUPERSTORE_PG_DSN``), else the running local
+stack recorded under the data directory, else a clear error saying how to
+get one. The configs returned build their own clients (`superstore.clients`).
+"""
+
+from __future__ import annotations
+
+from superstore.clients import KafkaConfig, PgConfig
+from superstore.errors import ConfigError
+from superstore.settings import Settings
+from superstore.stack.state import read_state
+
+__all__ = ["kafka_config", "kafka_security", "pg_config"]
+
+
+def kafka_security(settings: Settings) -> dict[str, str]:
+    """librdkafka security properties from the settings (the password in clear: never log it)."""
+    conf: dict[str, str] = {"security.protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        conf["sasl.mechanism"] = settings.kafka_sasl_mechanism
+    if settings.kafka_sasl_username:
+        conf["sasl.username"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password:
+        conf["sasl.password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_ca_location:
+        conf["ssl.ca.location"] = settings.kafka_ssl_ca_location
+    conf.update(settings.kafka_config)
+    return conf
+
+
+def _local(settings: Settings, service: str, setting: str) -> str:
+    """What the running local stack says for a service; a clear error when none runs."""
+    state = read_state(settings.data_dir)
+    value = (state.kafka_bootstrap if service == "Kafka" else state.pg_dsn) if state else None
+    if not value:
+        raise ConfigError(
+            f"no {service} configured and no local stack is running",
+            hint=f"run `superstore stack up`, or set {setting}",
+        )
+    return value
+
+
+def kafka_config(settings: Settings) -> KafkaConfig:
+    """The Kafka to talk to: the configured cluster, else the running local broker."""
+    bootstrap = settings.kafka_bootstrap or _local(settings, "Kafka", "SUPERSTORE_KAFKA_BOOTSTRAP")
+    return KafkaConfig(
+        bootstrap=bootstrap,
+        topic=settings.topic,
+        dlq_topic=settings.dlq_topic,
+        partitions=settings.topic_partitions,
+        security=kafka_security(settings),
+    )
+
+
+def pg_config(settings: Settings) -> PgConfig:
+    """The PostgreSQL to talk to: the configured DSN, else the running local server."""
+    dsn = settings.pg_dsn_value or _local(settings, "PostgreSQL", "SUPERSTORE_PG_DSN")
+    return PgConfig(dsn=dsn)
