@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Self
 import duckdb
 import pyarrow as pa
 
-from superstore.errors import FatalError
+from superstore.errors import FatalError, TransientError
 from superstore.lifecycle import Closeable
 from superstore.settings import Settings
 from superstore.warehouse.schema import DAY_LOADS, TABLES, StarTable
@@ -157,6 +157,15 @@ class WarehouseReader(ABC):
         Each result is stored as table ``name`` in the ``local`` DuckDB; a
         warehouse that is busy or not built yet raises TransientError.
         """
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rows of one SELECT on the facts themselves (drill-through, long-tail breakdowns).
+
+        ``sql`` is PostgreSQL dialect with ``{s}`` for the schema and
+        ``%(name)s`` placeholders bound from ``params``; it runs read-only.
+        Targets that cannot run it (no array parameters) raise TransientError.
+        """
+        raise TransientError(f"order lines cannot be read from {self.display}")
 
 
 class TargetConfig(ABC):

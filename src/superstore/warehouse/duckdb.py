@@ -12,6 +12,7 @@ write-ahead log's) size and modification time: any committed load changes it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ from superstore.warehouse.schema import (
 )
 
 __all__ = ["DuckDBReader", "DuckDBTarget", "DuckDBWarehouse"]
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 _LOCKS: dict[str, threading.RLock] = {}
@@ -198,6 +201,24 @@ class DuckDBReader(WarehouseReader):
             raise TransientError(f"warehouse {self.path} has no star schema yet: {exc}") from exc
         finally:
             local.execute("DETACH wh")
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The file attached READ_ONLY for this one statement (``%(x)s`` becomes ``$x``)."""
+        text = _PLACEHOLDER.sub(lambda m: f"${m.group(1)}", sql.format(s=f"wh.{self.schema}"))
+        used = {k: v for k, v in params.items() if f"${k}" in text}
+        path = str(self.path).replace("'", "''")
+        con = duckdb.connect(":memory:")
+        try:
+            with _file_lock(str(self.path)):  # a loader of this process takes its turn
+                try:
+                    con.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")
+                except duckdb.Error as exc:  # typically: a load holds the write lock right now
+                    raise TransientError(f"the warehouse is busy ({exc}); try again") from exc
+                result = con.execute(text, used)
+                names = [d[0] for d in result.description or []]
+                return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        finally:
+            con.close()
 
 
 @dataclass(frozen=True)
