@@ -24,6 +24,7 @@ from superstore.web.filters import Dimension, Filters
 from superstore.web.measures import (
     BASE_COLUMNS,
     INTEGER_COLUMNS,
+    MEASURES,
     Measure,
     change,
     measure,
@@ -66,6 +67,9 @@ class Kpis(BaseModel):
     lines: int
     margin: Decimal | None = None
     city_names: int = 0  # distinct city names (a name shared by two states counts once)
+    returns: Decimal = Decimal(0)  # the returned part of sales
+    net_sales: Decimal = Decimal(0)  # sales - returns
+    return_rate: Decimal | None = None  # returns / sales
 
 
 class Comparison(BaseModel):
@@ -109,6 +113,7 @@ def kpis(cubes: Cubes, filters: Filters, dates: DateSet | None = None) -> Kpis:
         cities=row["cities"],
         city_names=row["city_names"],
         margin=measure("margin").value(sums),
+        return_rate=measure("return_rate").value(sums),
     )
 
 
@@ -120,8 +125,8 @@ def kpi_comparison(cubes: Cubes, filters: Filters, current: Kpis) -> Comparison 
         return None
     previous = kpis(cubes, filters, before)
     changes: dict[str, float | None] = {}
-    for name in ("sales", "profit", "quantity", "orders", "customers", "cities", "margin"):
-        m = measure(name) if name in ("sales", "profit", "quantity", "margin") else None
+    for name in (*MEASURES, "orders", "customers", "cities"):
+        m = measure(name) if name in MEASURES else None
         m = m or Measure(name, name, "count", name)
         changes[name] = change(m, getattr(current, name), getattr(previous, name))
     return Comparison(label=before.label or "", kpis=previous, change=changes)

@@ -39,6 +39,7 @@ from superstore.web.answers import (
 )
 from superstore.web.api_detail import breakdown_csv
 from superstore.web.api_detail import router as detail_router
+from superstore.web.api_stream import router as stream_router
 from superstore.web.breakdown import LEVELS, breakdown
 from superstore.web.csvfiles import csv_text, describe, disposition, filename, zip_bytes
 from superstore.web.cubes import Cubes
@@ -128,6 +129,7 @@ class Options(BaseModel):
     grains: list[str]
     facts: int
     build_seconds: float
+    loaded_at: dt.datetime | None = None  # the warehouse's last load: "data as of"
 
 
 Compute = Callable[[Cubes, Filters, Grain, Measure, bool], dict[str, Any]]
@@ -321,6 +323,7 @@ def options(request: Request) -> Options:
         grains=list(GRAINS),
         facts=cubes.facts,
         build_seconds=round(cubes.build_seconds, 3),
+        loaded_at=cubes.loaded_at,
     )
 
 
@@ -378,3 +381,4 @@ def export(
 
 
 router.include_router(detail_router)
+router.include_router(stream_router)

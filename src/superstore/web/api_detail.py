@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from superstore.contract import MAX_TEXT
 from superstore.errors import TransientError
 from superstore.web.answers import (
     Envelope,
@@ -35,14 +36,13 @@ from superstore.web.breakdown import LEVELS, breakdown
 from superstore.web.csvfiles import csv_text, filename
 from superstore.web.cubes import Cubes
 from superstore.web.drill import COLUMNS, CSV_LIMIT, ORDERS, SORTS, lines, lines_csv_rows
-from superstore.web.filters import FiltersDep
+from superstore.web.filters import FiltersDep, filter_text
 from superstore.web.measures import BASE_COLUMNS, Measure
 
 __all__ = ["breakdown_csv", "router"]
 
 router = APIRouter()
 
-_MAX_LABEL = 100
 _KEYS = {
     "category": ("category",),
     "sub_category": ("sub_category", "category"),
@@ -57,6 +57,8 @@ class Sums(BaseModel):
     profit: Decimal
     quantity: int
     lines: int
+    returns: Decimal = Decimal(0)
+    net_sales: Decimal = Decimal(0)
     value: Decimal | None = None
     members: int | None = None
 
@@ -102,6 +104,8 @@ class LineRow(BaseModel):
     quantity: int | None
     discount: Decimal | None
     profit: Decimal | None
+    status: str = "sold"  # sold, returned or partly returned (cancelled lines are left out)
+    returned_sales: Decimal = Decimal(0)
 
 
 class LineTotals(BaseModel):
@@ -110,6 +114,7 @@ class LineTotals(BaseModel):
     sales: Decimal
     profit: Decimal
     quantity: int
+    returns: Decimal = Decimal(0)
 
 
 class LinesResponse(Envelope):
@@ -126,9 +131,7 @@ class LinesResponse(Envelope):
 def _text(value: str | None, name: str) -> str | None:
     if value is None or value == "":
         return None
-    if len(value) > _MAX_LABEL or not value.isprintable():
-        raise HTTPException(422, f"invalid {name}: 1-{_MAX_LABEL} printable characters")
-    return value
+    return filter_text(value, name)
 
 
 def _sub_category(cubes: Cubes, value: str | None) -> str | None:
@@ -181,7 +184,7 @@ def breakdown_endpoint(
     ] = "category",
     top: Annotated[int, Query(ge=1, le=100, description="Rows shown; the rest is one row.")] = 10,
     sub_category: Annotated[
-        str | None, Query(description="Only this sub-category (products).", max_length=100)
+        str | None, Query(description="Only this sub-category (products).", max_length=MAX_TEXT)
     ] = None,
     measure: MeasureParam = "sales",
     format: FormatParam = "json",
@@ -221,10 +224,10 @@ def breakdown_endpoint(
 def lines_endpoint(
     request: Request,
     filters: FiltersDep,
-    sub_category: Annotated[str | None, Query(max_length=100)] = None,
-    product_id: Annotated[str | None, Query(max_length=100)] = None,
-    customer_id: Annotated[str | None, Query(max_length=100)] = None,
-    city: Annotated[str | None, Query(max_length=100, description="With `state`.")] = None,
+    sub_category: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    product_id: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    customer_id: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    city: Annotated[str | None, Query(max_length=MAX_TEXT, description="With `state`.")] = None,
     sort: Annotated[str, Query(json_schema_extra={"enum": list(SORTS)}, max_length=20)] = "sales",
     order: Annotated[str, Query(json_schema_extra={"enum": ["asc", "desc"]}, max_length=4)] = (
         "desc"

@@ -51,6 +51,7 @@ JOIN {s}.time_dim t ON t.time_key = f.time_key
 JOIN {s}.customer_dim c ON c.customer_key = f.customer_key
 JOIN {s}.product_dim p ON p.product_key = f.product_key
 JOIN {s}.location_dim l ON l.location_key = f.location_key
+WHERE coalesce(f.status, 'sold') <> 'cancelled'
 """
 
 _CELL_KEYS = "t.full_date, t.year, t.month, c.segment, l.region, l.state"
@@ -72,6 +73,8 @@ CUBE_QUERIES: dict[str, str] = {
     "order_cells": _by_cell("count(DISTINCT f.order_id) AS orders"),
     "customer_cells": _by_cell("f.customer_key", "f.customer_key"),
     "city_cells": _by_cell("l.city", "l.city"),
+    # When the warehouse last changed: the page says "data as of" it.
+    "loads": "SELECT max(loaded_at) AS loaded_at FROM {s}.load_log",
 }
 
 # A HUGEINT holds 127 usable bits: month masks cover 10 years and 7 months of history.
@@ -126,6 +129,7 @@ class Cubes:
     last_day: dt.date = dt.date(1970, 1, 1)
     first_month: int = 0  # bit 0 of the customers' month masks: year * 12 + month - 1
     masks: bool = True  # False when the history is too long for month masks
+    loaded_at: dt.datetime | None = None  # the warehouse's last load (UTC)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one request (DuckDB connections are not shared across threads)."""
@@ -159,6 +163,7 @@ def build_cubes(source: WarehouseReader, version: str) -> Cubes:
         rows = con.execute(f"SELECT DISTINCT {column} FROM cube ORDER BY 1").fetchall()
         known[name] = [r[0] for r in rows if r[0] is not None]
     facts = int(_one(con, "SELECT coalesce(sum(lines), 0) FROM cube")[0])
+    (loaded_at,) = _one(con, "SELECT max(loaded_at) FROM loads")
     seconds = time.perf_counter() - started
     log.info("analytics pre-aggregates: %s facts in %.2fs (%s)", f"{facts:,}", seconds, version)
     return Cubes(
@@ -172,7 +177,15 @@ def build_cubes(source: WarehouseReader, version: str) -> Cubes:
         last_day=last,
         first_month=first_month,
         masks=masks,
+        loaded_at=_utc(loaded_at),
     )
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A load time as an aware UTC datetime (warehouses store it without a zone)."""
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class CubeStore:
@@ -183,7 +196,7 @@ class CubeStore:
     answering; only the very first build makes requests wait.
     """
 
-    def __init__(self, source: WarehouseReader, check_every: float = 2.0) -> None:
+    def __init__(self, source: WarehouseReader, check_every: float = 1.0) -> None:
         self.source = source
         self.check_every = check_every
         self._cubes: Cubes | None = None

@@ -22,9 +22,11 @@ JOIN {s}.product_dim p ON p.product_key = f.product_key
 JOIN {s}.location_dim l ON l.location_key = f.location_key
 """
 
-# Every filter of the page, plus what identifies one row of a breakdown.
+# Every filter of the page, plus what identifies one row of a breakdown. Cancelled
+# lines are left out, as the pre-aggregates leave them out.
 WHERE = """
 WHERE f.time_key BETWEEN %(lo_key)s AND %(hi_key)s
+  AND coalesce(f.status, 'sold') <> 'cancelled'
   AND (cardinality(%(years)s::int[]) = 0 OR t.year = ANY(%(years)s::int[]))
   AND (cardinality(%(states)s::text[]) = 0 OR l.state = ANY(%(states)s::text[]))
   AND (%(segment)s::text IS NULL OR c.segment = %(segment)s::text)

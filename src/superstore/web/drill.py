@@ -36,6 +36,8 @@ SORTS: dict[str, str] = {
     "quantity": "f.quantity",
     "discount": "f.discount",
     "profit": "f.profit",
+    "status": "f.status",
+    "returned_sales": "f.returned_sales",
 }
 Order = Literal["asc", "desc"]
 ORDERS: tuple[Order, ...] = ("asc", "desc")
@@ -43,12 +45,13 @@ ORDERS: tuple[Order, ...] = ("asc", "desc")
 COLUMNS = (
     "order_id", "line_number", "order_date", "customer_id", "customer_name", "segment",
     "city", "state", "region", "product_id", "product_name", "category", "sub_category",
-    "sales", "quantity", "discount", "profit",
+    "sales", "quantity", "discount", "profit", "status", "returned_sales",
 )  # fmt: skip
 
 _SELECT = f"""SELECT f.order_id, f.line_number, t.full_date AS order_date, c.customer_id,
     c.customer_name, c.segment, l.city, l.state, l.region, p.product_id, p.product_name,
-    p.category, p.sub_category, f.sales, f.quantity, f.discount, f.profit
+    p.category, p.sub_category, f.sales, f.quantity, f.discount, f.profit,
+    coalesce(f.status, 'sold') AS status, coalesce(f.returned_sales, 0) AS returned_sales
     {FACTS} {WHERE}"""
 _PAGE = {
     (key, order): f"""{_SELECT} ORDER BY {column} {order.upper()} NULLS LAST, f.line_key
@@ -58,7 +61,8 @@ _PAGE = {
 }
 _TOTALS = f"""SELECT count(*) AS lines, count(DISTINCT f.order_id) AS orders,
     coalesce(sum(f.sales), 0) AS sales, coalesce(sum(f.profit), 0) AS profit,
-    coalesce(sum(f.quantity), 0) AS quantity {FACTS} {WHERE}"""
+    coalesce(sum(f.quantity), 0) AS quantity,
+    coalesce(sum(f.returned_sales), 0) AS returns {FACTS} {WHERE}"""
 
 
 def lines(

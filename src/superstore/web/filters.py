@@ -17,14 +17,15 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Query
 
+from superstore.contract import MAX_TEXT, check_text
 from superstore.web.periods import PRESETS, DateSet, Period, resolve_preset
 
-__all__ = ["DIMENSIONS", "Filters", "FiltersDep", "filters_param"]
+__all__ = ["DIMENSIONS", "Filters", "FiltersDep", "filter_text", "filters_param"]
 
 Dimension = Literal["year", "state", "segment", "region", "category"]
 DIMENSIONS: tuple[Dimension, ...] = ("year", "state", "segment", "region", "category")
 
-_MAX_LABEL = 100
+_MAX_LABEL = MAX_TEXT  # the contract's limit: any value ingested can be filtered on
 _MAX_VALUES = 60
 _TO_DATE: dict[str, Literal["month", "quarter", "year"]] = {
     "month-to-date": "month",
@@ -103,13 +104,23 @@ class Filters:
                 )
 
 
+def filter_text(value: str, name: str) -> str:
+    """A filter value under the contract's own text rule, so whatever was ingested passes.
+
+    1..MAX_TEXT characters without control characters, exactly what a message's
+    text field may hold (a stricter rule, such as str.isprintable, would refuse
+    a product name with a non-breaking space that the pipeline accepted).
+    """
+    try:
+        if not value or len(value) > _MAX_LABEL:
+            raise ValueError(f"1-{_MAX_LABEL} characters")
+        return check_text(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"invalid {name}: {exc}") from None
+
+
 def _labels(values: list[str] | None, name: str) -> tuple[str, ...]:
-    out: set[str] = set()
-    for value in values or []:
-        if not value or len(value) > _MAX_LABEL or not value.isprintable():
-            raise HTTPException(422, f"invalid {name}: 1-{_MAX_LABEL} printable characters")
-        out.add(value)
-    return tuple(sorted(out))
+    return tuple(sorted({filter_text(value, name) for value in values or []}))
 
 
 def _label(value: str | None, name: str) -> str | None:

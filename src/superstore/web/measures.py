@@ -28,11 +28,15 @@ __all__ = [
 ]
 
 # Base column of the pre-aggregates -> its SQL over the star schema's fact table `f`.
+# Cancelled lines never reach them (the pre-aggregates leave them out); returned
+# lines stay in sales (gross) and their returned part is summed beside it.
 BASE_COLUMNS: dict[str, str] = {
     "sales": "sum(f.sales)",
     "profit": "sum(f.profit)",
     "quantity": "sum(f.quantity)",
     "lines": "count(*)",
+    "returns": "sum(coalesce(f.returned_sales, 0))",
+    "net_sales": "sum(f.sales - coalesce(f.returned_sales, 0))",
 }
 INTEGER_COLUMNS = frozenset({"quantity", "lines"})  # the others are exact decimals
 
@@ -78,7 +82,10 @@ class Measure:
 MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
-        Measure("sales", "Sales", "money", "sales"),
+        Measure("sales", "Gross sales", "money", "sales"),
+        Measure("returns", "Returns", "money", "returns"),
+        Measure("net_sales", "Net sales", "money", "net_sales"),
+        Measure("return_rate", "Return rate", "ratio", "returns", "sales"),
         Measure("profit", "Profit", "money", "profit"),
         Measure("quantity", "Quantity", "count", "quantity"),
         Measure("margin", "Profit margin", "ratio", "profit", "sales"),

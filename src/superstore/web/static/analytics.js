@@ -194,7 +194,8 @@
 
 
   // ---- KPI cards ---------------------------------------------------------------------
-  const KPIS = [["sales", "money"], ["profit", "money"], ["margin", "ratio"], ["orders", "count"],
+  const KPIS = [["sales", "money"], ["returns", "money"], ["net_sales", "money"], ["return_rate", "ratio"],
+    ["profit", "money"], ["margin", "ratio"], ["orders", "count"],
     ["quantity", "count"], ["customers", "count"], ["cities", "count"]];
   function renderKpis(body) {
     const k = body.kpis, prev = body.previous;
@@ -322,7 +323,7 @@
     SS.setMembers("category", options.categories);
     SS.setMembers("segment", options.segments);
     SS.setMembers("region", options.regions);
-    $("warehouse").textContent = `warehouse: ${SS.int(options.facts)} sales lines`;
+    showWarehouse();
     const dropped = boot.options ? boot.dropped : st.read(options);
     measure = options.measures.find((m) => m.name === s.measure);
     buildControls();
@@ -332,6 +333,37 @@
       $("notice").dataset.keep = "1";
     }
     await refresh();
+    follow();
+  }
+
+  // ---- the warehouse changing under the page ----------------------------------------
+  function showWarehouse() {
+    $("warehouse").textContent = `warehouse: ${SS.int(options.facts)} sales lines`;
+    const asOf = $("as-of");
+    asOf.dateTime = options.loaded_at || "";
+    asOf.textContent = options.loaded_at ? new Date(options.loaded_at).toLocaleString() : "";
+    $("as-of-wrap").hidden = !options.loaded_at;
+    document.body.dataset.version = options.version;
+  }
+
+  // The continuous sync reloads changed days within seconds: new answers are fetched
+  // as soon as the server has built the new version, without a reload.
+  function follow() {
+    const source = new EventSource(`${API}/stream`);
+    source.addEventListener("version", async (ev) => {
+      const got = JSON.parse(ev.data);
+      if (got.version === options.version) return;
+      try {
+        options = await SS.getJSON(`${API}/options`);
+      } catch (err) {
+        return; // the next version event tries again
+      }
+      SS.setMembers("category", options.categories);
+      SS.setMembers("segment", options.segments);
+      SS.setMembers("region", options.regions);
+      showWarehouse();
+      await refresh();
+    });
   }
 
   start();
