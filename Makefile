@@ -8,7 +8,7 @@ AIRFLOW_VENV  ?= .venv-airflow
 AIRFLOW_REQS  := orchestration/airflow/requirements.txt
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(shell cat $(AIRFLOW_REQS) | sha256sum | cut -c1-12)
 
-.PHONY: install system-deps browser-deps airflow-deps demo serve test lint-arch test-faults test-failover test-airflow bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
+.PHONY: install system-deps browser-deps airflow-deps demo serve test lint-arch test-faults test-failover test-airflow bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness bench-continuous screenshots lint fmt down clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -88,6 +88,9 @@ bench-dashboard: install  ## analytics API p50/p95 at 10M facts vs the same quer
 
 bench-freshness: install  ## produce -> /today API freshness p50/p99 at 1k lines/s
 	$(BIN)/python -m bench.freshness
+
+bench-continuous: install  ## run at defaults under live traffic: analytics freshness per change kind, the sync's CPU, resync of 100 days of 10M lines
+	$(BIN)/python -m bench.continuous $(BENCH_ARGS)
 
 screenshots: install browser-deps  ## refresh docs/today.png and docs/analytics.png from a real browser
 	DASHBOARD_SCREENSHOTS=docs $(BIN)/python -m pytest tests/web/test_dashboards_screenshots.py -q

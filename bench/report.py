@@ -40,6 +40,7 @@ TITLES = {
     "ingest_peers": "Ingest peers: Kafka Connect, Spark Structured Streaming, naive",
     "etl": "ETL: DuckDB vs Spark, local and standalone cluster",
     "freshness": "Freshness: produce -> /today API",
+    "continuous": "Continuous operation: freshness of every layer, and the sync's cost",
 }
 
 
