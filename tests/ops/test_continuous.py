@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
@@ -36,6 +37,7 @@ from superstore.contract import OrderEvent, OrderLine, encode_event
 from superstore.data import lines_between, load_lines
 from superstore.export import list_partitions, verify_day
 from superstore.faults import CRASH_ENV
+from superstore.oltp.migrate import migrations
 from superstore.produce import produce_records, to_records
 from superstore.settings import Settings, load_settings
 from superstore.stack import pg_config
@@ -199,12 +201,21 @@ def layers_hold(settings: Settings, expected: dict[dt.date, DayTotals]) -> list[
     ]
 
 
+def _schema_current(conn: psycopg.Connection) -> bool:
+    """Every migration applied (one transaction each): polls before that would log ERRORs."""
+    latest = max(version for version, _, _ in migrations())
+    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,):
+        return False
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return row is not None and row[0] >= latest
+
+
 def wait_for(settings: Settings, expected: dict, within: float, run: RunProcess) -> float:
     """Seconds until every layer holds `expected` and `check` is green."""
     started = time.monotonic()
     wrong: list[str] = ["not looked yet"]
     with pg_config(settings).connect(autocommit=True) as conn:  # no ERROR from our own polls
-        while conn.execute("SELECT to_regclass('order_lines')").fetchone() == (None,):
+        while not _schema_current(conn):
             assert time.monotonic() - started < within, "run never created the schema"
             time.sleep(0.2)
     while time.monotonic() - started < within:

@@ -85,7 +85,16 @@ def test_csv_export(api: httpx.Client) -> None:
     assert 'filename="superstore-regions_year-2016.csv"' in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["region"] for r in rows]
-    assert list(rows[0]) == ["region", "sales", "profit", "quantity", "lines", "share"]
+    assert list(rows[0]) == [
+        "region",
+        "sales",
+        "profit",
+        "quantity",
+        "lines",
+        "returns",
+        "net_sales",
+        "share",
+    ]
     json_rows = api.get("/api/analytics/regions", params={"year": 2016}).json()["rows"]
     assert [(r["region"], Decimal(r["sales"])) for r in rows] == [
         (r["region"], Decimal(r["sales"])) for r in json_rows

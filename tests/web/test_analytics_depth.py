@@ -172,7 +172,9 @@ def test_csv_files_honour_every_filter(api: httpx.Client) -> None:
         "/api/analytics/segments",
         params={"from": "2014-01-01", "to": "2014-01-02", "format": "csv"},
     )
-    assert empty.text.splitlines() == ["segment,sales,profit,quantity,lines,share"]
+    assert empty.text.splitlines() == [
+        "segment,sales,profit,quantity,lines,returns,net_sales,share"
+    ]
     # The states CSV keeps only the selected states (the map JSON shows them all).
     params = {"state": ["Texas", "Ohio"], "year": 2016}
     rows = list(
@@ -241,7 +243,15 @@ def test_bad_parameters_say_what_is_wrong(api: httpx.Client, path: str, params: 
 def test_options_describe_the_page(api: httpx.Client) -> None:
     options = _get(api, "options")
     assert (options["first_day"], options["last_day"]) == ("2014-01-03", "2017-12-30")
-    assert [m["name"] for m in options["measures"]] == ["sales", "profit", "quantity", "margin"]
+    assert [m["name"] for m in options["measures"]] == [
+        "sales",
+        "profit",
+        "quantity",
+        "margin",
+        "returns",
+        "net_sales",
+        "return_rate",
+    ]
     assert {m["name"]: m["additive"] for m in options["measures"]}["margin"] is False
     assert "last-30-days" in options["presets"] and options["grains"][-1] == "day"
     assert len(options["sub_categories"]) == 17

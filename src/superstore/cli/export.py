@@ -93,22 +93,21 @@ def export(
     if lake_url:
         settings = settings.model_copy(update={"lake_url": lake_url})
     lake = LakeConfig.from_settings(settings)
+    if stale and (date or start or end or every or verify):
+        raise InputError("--stale chooses the days itself: no --date, --from/--to, --all, --verify")
+    days: list[dt.date] | None = None
+    if not stale:
+        days = _days(settings, date, start, end, every)  # usage errors before any connection
+        if verify:
+            _verify(lake, days)
+            return
     pg = pg_config(settings)
     if stale:
-        if date or start or end or every or verify:
-            raise InputError(
-                "--stale chooses the days itself: no --date, --from/--to, --all, --verify"
-            )
         with pg.connect(autocommit=True) as conn:
-            days: list[dt.date] | None = [s.day for s in stale_days(conn, lake.url)]
+            days = [s.day for s in stale_days(conn, lake.url)]
         if not days:
             console.print(f"[green]✓[/] no stale day: {lake.raw_url} is up to date")
             return
-    else:
-        days = _days(settings, date, start, end, every)
-    if verify:
-        _verify(lake, days)
-        return
     started = time.monotonic()
     if days is not None and len(days) == 1:
         manifest = export_days(pg, lake, days)[0]

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from superstore.check import Report, run_check
 from superstore.contract import Expectations
 from superstore.errors import BusyError, SuperstoreError
 from superstore.export import list_partitions
 from superstore.ingest import BatchReport, IngestOptions, Ingestor
-from superstore.oltp import known_categories, order_dates, rejected_count
+from superstore.oltp import known_categories, migrate, order_dates, rejected_count
 from superstore.ops import metrics, pipeline
 from superstore.ops.alerts import Alert, Alerter
 from superstore.ops.scheduler import Clock, RunState, due_days, latest_finished_day, system_clock
@@ -102,6 +104,7 @@ class Supervisor:
 
     def run(self, max_cycles: int | None = None) -> None:
         """Schedule until stopped (or `max_cycles` scheduler cycles, for tests)."""
+        self.prepare_schema()
         self.start_background()
         try:
             while not self.stop.is_set():
@@ -114,6 +117,25 @@ class Supervisor:
             self.stop.set()
             for thread in self._threads:
                 thread.join(timeout=60)
+
+    def prepare_schema(self) -> None:
+        """Bring the OLTP schema up before any thread reads it, so none queries missing tables.
+
+        Waits (stop-aware, with backoff) while PostgreSQL is unreachable; a database
+        that refuses the migration (no DDL right) is left to the ingest to report.
+        """
+        backoff = Backoff(first=1.0, maximum=self.options.max_backoff)
+        while not self.stop.is_set():
+            try:
+                migrate(pg_config(self.settings))
+                return
+            except psycopg.OperationalError as exc:
+                delay = backoff.next()
+                log.warning("PostgreSQL not reachable (%s); retrying in %.0fs", exc, delay)
+                self.stop.wait(delay)
+            except psycopg.Error as exc:
+                log.warning("could not bring the schema up (%s); the ingest will retry", exc)
+                return
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:

@@ -83,12 +83,12 @@ MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
         Measure("sales", "Gross sales", "money", "sales"),
-        Measure("returns", "Returns", "money", "returns"),
-        Measure("net_sales", "Net sales", "money", "net_sales"),
-        Measure("return_rate", "Return rate", "ratio", "returns", "sales"),
         Measure("profit", "Profit", "money", "profit"),
         Measure("quantity", "Quantity", "count", "quantity"),
         Measure("margin", "Profit margin", "ratio", "profit", "sales"),
+        Measure("returns", "Returns", "money", "returns"),
+        Measure("net_sales", "Net sales", "money", "net_sales"),
+        Measure("return_rate", "Return rate", "ratio", "returns", "sales"),
     )
 }
 

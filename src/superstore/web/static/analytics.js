@@ -220,14 +220,15 @@
     const ctrl = new AbortController();
     inflight = ctrl;
     document.body.dataset.state = "loading";
-    // The first view's answers were asked for while the scripts loaded (analytics-boot.js).
-    const early = boot && boot.urls;
+    // The first view's answers were asked for while the scripts loaded (analytics-boot.js);
+    // one that failed there is asked again here, so its error reads as any other.
+    const early = boot;
     boot = null;
-    const get = (url, i) => (early && early[i] === url ? early.data[i] : null) || SS.getJSON(url, ctrl.signal);
+    const get = (url, i) => (early && early.urls && early.urls[i] === url
+      ? Promise.resolve(early.data[i]).then((got) => got || SS.getJSON(url, ctrl.signal))
+      : SS.getJSON(url, ctrl.signal));
     try {
-      const [k, trend, seg, reg, growth, states, table] = await Promise.all(
-        st.visualUrls().map((url, i) => Promise.resolve(get(url, i)).then((got) => got || SS.getJSON(url, ctrl.signal))),
-      );
+      const [k, trend, seg, reg, growth, states, table] = await Promise.all(st.visualUrls().map(get));
       if (seq === 0) performance.mark("data");
       const c = ctx();
       renderKpis(k);
