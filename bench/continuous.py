@@ -209,7 +209,7 @@ def live_round(args: argparse.Namespace, settings: Settings, work: Path, sync: b
         for proc in reversed(procs):
             proc.stop()
     events = [ev for ev in read_events(events_path) if ev[3] == day.isoformat()]
-    measured = measure(sent, transactions(pg), events)
+    measured = measure(sent, transactions(pg, day), events)
     window = t1 - t0
     out = {
         "mode": mode,
@@ -318,6 +318,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--history-lines", type=int, default=10_000_000, help="resync history size")
     p.add_argument("--skip-resync", action="store_true", help="phase A only")
     p.add_argument("--skip-live", action="store_true", help="phase B only")
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="keep the processes' logs here (default: a temp dir)",
+    )
     return p.parse_args(argv)
 
 
@@ -352,7 +358,11 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.monotonic()
     results: dict[str, Any] = {"command": command, "config": vars(args)}
     with (
-        tempfile.TemporaryDirectory(prefix="bench-continuous-") as tmp,
+        (
+            contextlib.nullcontext(str(args.work))
+            if args.work
+            else tempfile.TemporaryDirectory(prefix="bench-continuous-")
+        ) as tmp,
         bench_stack(Path(tmp) / "stack") as settings,
     ):
         enable_commit_timestamps(settings)

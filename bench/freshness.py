@@ -241,13 +241,20 @@ def read_events(path: Path) -> list[tuple[float, int, float, str]]:
     return events
 
 
-def transactions(pg: PgConfig) -> list[tuple[float, list[Key]]]:
-    """The ingest transactions in commit order: (commit epoch, natural keys of its lines)."""
+def transactions(pg: PgConfig, day: dt.date | None = None) -> list[tuple[float, list[Key]]]:
+    """The ingest transactions in commit order: (commit epoch, natural keys of its lines).
+
+    `day`: only lines of orders dated `day` (what /today counts, when the database
+    also holds other days).
+    """
+    sql = (
+        "SELECT l.xmin::text, extract(epoch FROM pg_xact_commit_timestamp(l.xmin))::float8,"
+        " l.order_id, l.line_number FROM order_lines l"
+    )
+    if day is not None:
+        sql += " JOIN orders o ON o.order_id = l.order_id WHERE o.order_date = %s"
     with pg.connect(autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT xmin::text, extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8,"
-            " order_id, line_number FROM order_lines"
-        ).fetchall()
+        rows = conn.execute(sql, [day] if day is not None else []).fetchall()
     by_xact: dict[str, tuple[float, list[Key]]] = {}
     for xact, committed, order_id, line_number in rows:
         if committed is None:

@@ -1,7 +1,9 @@
 """Continuous sync: days that changed are re-exported and reloaded by themselves.
 
 Every committed ingest transaction notifies (LISTEN/NOTIFY); the syncer wakes,
-waits a moment for the burst to settle (debounce), then makes one pass:
+waits for the burst to settle (a debounce of at most 2 s: under steady traffic
+one pass gathers two seconds of changes, which bounds its cost), then makes
+one pass:
 
 1. the days whose change mark is newer than their lake partition (the OLTP
    store's change tracking) are exported, from one snapshot;
@@ -11,13 +13,15 @@ waits a moment for the burst to settle (debounce), then makes one pass:
 
 Past days are synced at once. The day still being written (today, and any
 later date) is synced at most every ``sync_interval`` seconds, and never more
-often than its own cost allows: the wait after a pass is at least
-``_COST_FACTOR`` times that pass's duration, so the loop's share of a core
-stays bounded as the day grows. One process syncs a lake at a time (a
+often than its own cost allows: the wait after its sync is at least
+``_COST_FACTOR`` times what exporting and loading it took (past days are synced
+apart from it, so a backlog of history does not delay it), so the loop's share
+of a core stays bounded as the day grows. One process syncs a lake at a time (a
 PostgreSQL advisory lock); a process killed at any moment leaves each
 partition old or new (publishing is atomic) and each load whole or absent (one
 transaction), and the next pass converges. The daily close of the finished
-day (superstore.ops.supervisor) stays as it was.
+day (superstore.ops.supervisor) is then one pass bounded by that day, under the
+same lock.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ __all__ = ["SyncPass", "Syncer", "run_sync_until"]
 
 log = logging.getLogger(__name__)
 
-_COST_FACTOR = 6.0  # a hot-day pass may recur only after this many times its duration
+_COST_FACTOR = 6.0  # the hot day may be synced again only after this many times its own sync
 _IDLE_WAKE = 30.0  # seconds: look even without a notification (a missed one, a failed pass)
 
 
@@ -59,6 +63,7 @@ class SyncPass:
     loaded: list[dt.date] = field(default_factory=list)
     waiting_hot: list[dt.date] = field(default_factory=list)  # stale, not due yet
     seconds: float = 0.0
+    hot_seconds: float = 0.0  # of `seconds`, exporting and loading the day being written
     busy: bool = False  # another process holds the lake's sync lock
 
 
@@ -69,7 +74,7 @@ class Syncer:
         self,
         settings: Settings,
         stop: threading.Event | None = None,
-        debounce: float = 0.5,
+        debounce: float = 2.0,
         clock: type[dt.datetime] = dt.datetime,
     ) -> None:
         self.settings = settings
@@ -85,28 +90,33 @@ class Syncer:
         return self._clock.now(ZoneInfo(self.settings.timezone)).date()
 
     # -- one pass ----------------------------------------------------------
-    def sync_once(self, include_hot: bool | None = None, until: dt.date | None = None) -> SyncPass:
+    def sync_once(
+        self, include_hot: bool | None = None, until: dt.date | None = None, wait: float = 0.0
+    ) -> SyncPass:
         """Export and load every stale day (the hot day only when due, or when asked).
 
-        `until`: only days up to it (a scheduler's run for a finished day).
+        `until`: only days up to it (a scheduler's run for a finished day). `wait`:
+        seconds to wait for another pass over the lake to end (else: busy at once).
         """
         started, cpu = time.monotonic(), time.thread_time()
         hot_now = time.monotonic() >= self._hot_due if include_hot is None else include_hot
         result = SyncPass()
         pg = pg_config(self.settings)
         with pg.connect(autocommit=True) as conn:
-            if not try_sync_lock(conn, self.lake.url):
-                result.busy = True
-                return result
+            deadline = time.monotonic() + wait
+            while not try_sync_lock(conn, self.lake.url):
+                if time.monotonic() >= deadline or self.stop.wait(0.2):
+                    result.busy = True
+                    return result
             try:
                 self._pass(conn, hot_now, result, until)
             finally:
                 release_sync_lock(conn, self.lake.url)
         result.seconds = time.monotonic() - started
         self.passes += 1
-        if hot_now and (result.exported or result.loaded):
+        if result.hot_seconds:  # rate-limit by the hot day's own cost, not the backlog's
             self._hot_due = time.monotonic() + max(
-                self.settings.sync_interval, _COST_FACTOR * result.seconds
+                self.settings.sync_interval, _COST_FACTOR * result.hot_seconds
             )
         metrics.observe_sync(
             result.seconds, time.thread_time() - cpu, len(result.exported), len(result.loaded)
@@ -125,20 +135,27 @@ class Syncer:
 
         todo = [d for d in stale if due(d)]
         metrics.set_stale_days(len(stale) - len(todo))
+        # Past days first, then the day being written on its own, timed: its cost alone
+        # paces how often it is synced again (a backlog of history must not delay it).
+        for days in _past_then_hot(todo, today):
+            started = time.monotonic()
+            log.info("sync: exporting %d changed day(s): %s", len(days), _days(days))
+            export_days(pg_config(self.settings), self.lake, days)
+            result.exported += days
+            if days[0] >= today:
+                result.hot_seconds += time.monotonic() - started
         if todo:
-            log.info("sync: exporting %d changed day(s): %s", len(todo), _days(todo))
-            export_days(pg_config(self.settings), self.lake, todo)
-            result.exported = todo
             crash_point("sync_after_export")
         with warehouse_config(self.settings).open() as warehouse:
             behind = [d for d in behind_in_warehouse(conn, self.lake, warehouse) if due(d)]
-            if behind:
-                log.info(
-                    "sync: loading %d day(s) into the warehouse: %s", len(behind), _days(behind)
-                )
+            for days in _past_then_hot(behind, today):
+                started = time.monotonic()
+                log.info("sync: loading %d day(s) into the warehouse: %s", len(days), _days(days))
                 with engine_config(self.settings, lake=self.lake).open() as engine:
-                    run_etl(self.lake, engine, warehouse, behind)
-                result.loaded = behind
+                    run_etl(self.lake, engine, warehouse, days)
+                result.loaded += days
+                if days[0] >= today:
+                    result.hot_seconds += time.monotonic() - started
 
     # -- the loop ------------------------------------------------------------
     def run(self) -> None:
@@ -198,6 +215,12 @@ class Syncer:
         while (left := deadline - time.monotonic()) > 0:
             if not list(listen.notifies(timeout=left, stop_after=1)):
                 return
+
+
+def _past_then_hot(days: list[dt.date], today: dt.date) -> list[list[dt.date]]:
+    """`days` split into the finished ones and the ones being written (each group non-empty)."""
+    groups = [[d for d in days if d < today], [d for d in days if d >= today]]
+    return [group for group in groups if group]
 
 
 def _days(days: list[dt.date]) -> str:
