@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 import duckdb
 import httpx
@@ -67,6 +68,15 @@ def filter_cases(count: int, seed: int = 7) -> list[dict]:
         if case not in cases:
             cases.append(case)
     return cases
+
+
+def analytics_paths(cases: list[dict]) -> list[str]:
+    """Every visual's API path for each filter case, in page order (what the page asks)."""
+    return [
+        f"/api/analytics/{endpoint}?{urlencode({**case, **extra}, doseq=True)}".rstrip("?")
+        for case in cases
+        for endpoint, extra in ENDPOINTS.items()
+    ]
 
 
 def _stats(samples: list[float]) -> dict[str, float]:

@@ -230,6 +230,16 @@ class CubeStore:
             raise TransientError(self.last_error or "the warehouse could not be read")
         return built
 
+    def recent(self) -> Cubes | None:
+        """The pre-aggregates if their version was checked within ``check_every`` (no I/O).
+
+        None means "ask `current()`" (which may stat the file or query the catalog).
+        """
+        cubes = self._cubes
+        if cubes is not None and time.monotonic() - self._checked < self.check_every:
+            return cubes
+        return None
+
     def built(self) -> Cubes | None:
         """The pre-aggregates built last, without checking the warehouse's version."""
         return self._cubes
