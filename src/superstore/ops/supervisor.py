@@ -32,13 +32,12 @@ from superstore.oltp import (
     rejected_count,
     release_sync_lock,
     stale_days,
-    try_sync_lock,
 )
 from superstore.ops import metrics, pipeline
 from superstore.ops.alerts import Alert, Alerter
 from superstore.ops.scheduler import Clock, RunState, due_days, latest_finished_day, system_clock
 from superstore.ops.status import consumer_lag
-from superstore.ops.sync import Syncer, run_sync_until
+from superstore.ops.sync import Syncer, run_sync_until, wait_for_sync_lock
 from superstore.retry import Backoff
 from superstore.settings import Settings
 from superstore.stack import kafka_config, pg_config
@@ -325,10 +324,8 @@ class Supervisor:
             return
         lake = LakeConfig.from_settings(self.settings)
         with pg_config(self.settings).connect(autocommit=True) as conn:
-            deadline = time.monotonic() + 60
-            while not try_sync_lock(conn, lake.url):
-                if time.monotonic() > deadline or self.stop.wait(0.2):
-                    raise BusyError("the continuous sync kept the lake for a minute")
+            if not wait_for_sync_lock(conn, lake.url, 60.0, self.stop):
+                raise BusyError("the continuous sync kept the lake for a minute")
             try:
                 yield lambda: {s.day for s in stale_days(conn, lake.url)}
             finally:

@@ -6,10 +6,11 @@ one pass gathers two seconds of changes, which bounds its cost), then makes
 one pass:
 
 1. the days whose change mark is newer than their lake partition (the OLTP
-   store's change tracking) are exported, from one snapshot;
+   store's change tracking) are exported: the past days from one snapshot,
+   then the day being written from another;
 2. the days whose partition is newer than what the warehouse loaded are
-   loaded, in one transaction (the analytics pre-aggregates follow the
-   warehouse's version by themselves).
+   loaded, past days in one transaction, the day being written in another
+   (the analytics pre-aggregates follow the warehouse's version by themselves).
 
 Past days are synced at once. The day still being written (today, and any
 later date) is synced at most every ``sync_interval`` seconds, and never more
@@ -47,7 +48,7 @@ from superstore.stack import pg_config
 from superstore.storage import LakeConfig
 from superstore.warehouse import warehouse_config
 
-__all__ = ["SyncPass", "Syncer", "run_sync_until"]
+__all__ = ["SyncPass", "Syncer", "run_sync_until", "wait_for_sync_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,9 @@ class Syncer:
         result = SyncPass()
         pg = pg_config(self.settings)
         with pg.connect(autocommit=True) as conn:
-            deadline = time.monotonic() + wait
-            while not try_sync_lock(conn, self.lake.url):
-                if time.monotonic() >= deadline or self.stop.wait(0.2):
-                    result.busy = True
-                    return result
+            if not wait_for_sync_lock(conn, self.lake.url, wait, self.stop):
+                result.busy = True
+                return result
             try:
                 self._pass(conn, hot_now, result, until)
             finally:
@@ -215,6 +214,20 @@ class Syncer:
         while (left := deadline - time.monotonic()) > 0:
             if not list(listen.notifies(timeout=left, stop_after=1)):
                 return
+
+
+def wait_for_sync_lock(
+    conn: psycopg.Connection, lake: str, wait: float, stop: threading.Event
+) -> bool:
+    """Take the lake's sync lock, waiting up to `wait` seconds for its holder (or `stop`).
+
+    The caller releases it with `release_sync_lock`; False: not taken.
+    """
+    deadline = time.monotonic() + wait
+    while not try_sync_lock(conn, lake):
+        if time.monotonic() >= deadline or stop.wait(0.2):
+            return False
+    return True
 
 
 def _past_then_hot(days: list[dt.date], today: dt.date) -> list[list[dt.date]]:
