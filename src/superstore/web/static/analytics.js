@@ -221,9 +221,9 @@
     inflight = ctrl;
     document.body.dataset.state = "loading";
     // The first view's answers were asked for while the scripts loaded (analytics-boot.js).
-    const early = boot && boot.urls;
+    const early = boot && boot.urls ? boot : null;
     boot = null;
-    const get = (url, i) => (early && early[i] === url ? early.data[i] : null) || SS.getJSON(url, ctrl.signal);
+    const get = (url, i) => (early && early.urls[i] === url ? early.data[i] : null) || SS.getJSON(url, ctrl.signal);
     try {
       const [k, trend, seg, reg, growth, states, table] = await Promise.all(
         st.visualUrls().map((url, i) => Promise.resolve(get(url, i)).then((got) => got || SS.getJSON(url, ctrl.signal))),
