@@ -77,6 +77,8 @@ def test_print_preview(page: Page, tmp_path: Path) -> None:
     if not shutil.which("pdftoppm"):
         pytest.fail("pdftoppm not found: run `bash scripts/system-deps.sh --browser`")
     _analytics(page, "/analytics?year=2016&segment=Consumer")
+    page.emulate_media(media="print")  # what the browser's print does first: charts fit paper
+    _settled(page)
     pdf = tmp_path / "analytics.pdf"
     page.pdf(path=str(pdf), format="A4", print_background=True)
     stem = tmp_path / "page"
