@@ -41,6 +41,7 @@ TITLES = {
     "etl": "ETL: DuckDB vs Spark, local and standalone cluster",
     "freshness": "Freshness: produce -> /today API",
     "continuous": "Continuous operation: freshness of every layer, and the sync's cost",
+    "dashboard": "Dashboards: /analytics against the previous main, the API at 10M facts",
 }
 
 
