@@ -70,7 +70,7 @@ test-failover: install  ## losing a machine: kill/stop/pause Kafka nodes of a 3-
 test-airflow: install airflow-deps  ## the Airflow DAG run by a real Airflow 3 (`airflow dags test`) against the real stack
 	AIRFLOW_VENV=$(AIRFLOW_VENV) $(BIN)/python -m pytest -m airflow -v
 
-bench: install  ## every benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
+bench: install browser-deps  ## every benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,spark,bench]'
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
