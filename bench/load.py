@@ -41,13 +41,16 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Connection", "main", "percentiles"]
+__all__ = ["Connection", "in_rounds", "main", "percentiles"]
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Connection:
@@ -275,6 +278,34 @@ async def run_sse(args: argparse.Namespace) -> None:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     viewers.dump(Path(args.events))
+
+
+# -- the parent's side ----------------------------------------------------------------
+def in_rounds(
+    bases: dict[str, str], paths: Path, work: Path, rounds: int, seconds: float, concurrency: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Each contender (name -> base URL) under the same load, taking turns, order flipped
+    each round; one client process per run. Per contender, its runs in round order."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in bases}
+    for n in range(rounds):
+        for name in list(bases) if n % 2 == 0 else list(reversed(bases)):
+            out = work / f"load-{name}-{n}.json"
+            argv = [
+                sys.executable, "-m", "bench.load", "http", bases[name], "--paths", str(paths),
+                "--concurrency", str(concurrency), "--seconds", str(seconds), "--out", str(out),
+            ]  # fmt: skip
+            subprocess.run(argv, cwd=ROOT, check=True, timeout=seconds + 120)
+            result = json.loads(out.read_text())
+            bodies = result.pop("distinct_bodies")
+            result["paths_answered"] = len(bodies)
+            result["paths_with_differing_answers"] = sum(len(b) > 1 for b in bodies.values())
+            result["round"] = n + 1
+            runs[name].append(result)
+            print(
+                f"  load  {name:9} round {n + 1}: {result['req_per_s']:,.0f} req/s, "
+                f"p95 {result['p95_ms']} ms, errors {result['error_count']}"
+            )
+    return runs
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:

@@ -132,6 +132,18 @@ STEPS = (
         "stack, ingest and serve start in ~1 min",
     ),
     Step(
+        "dashboard",
+        "dashboard.py",
+        ("--facts", "10000000", "--page-loads", "10", "--load-rounds", "3",
+         "--load-seconds", "12"),
+        ("--facts", "100000", "--page-loads", "2", "--load-rounds", "1", "--load-seconds", "3",
+         "--requests", "20", "--oltp-runs", "1"),
+        900,
+        "10M facts built in DuckDB and PostgreSQL; /analytics 10 fresh loads each of ours and "
+        "the previous main (BENCH_PREVIOUS; ours alone without it); 3 rounds of 12 s at 50 "
+        "clients each, cache on and off; every endpoint alone; the OLTP queries",
+    ),
+    Step(
         "continuous",
         "continuous.py",
         ("--rate", "1000", "--seconds", "60", "--rounds", "2", "--probes", "8",
