@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from superstore.errors import TransientError
 from superstore.web import analytics
+from superstore.web.access import principal_of
 from superstore.web.analytics import Comparison, Kpis
 from superstore.web.answers import (
     Envelope,
@@ -38,6 +39,7 @@ from superstore.web.answers import (
     json_response,
     measure_of,
     reader_for,
+    scoped,
 )
 from superstore.web.api_detail import breakdown_csv
 from superstore.web.api_detail import router as detail_router
@@ -189,7 +191,7 @@ def _serve(
     g = grain_of(grain)
     fmt = choice(fmt, ("json", "csv"), "format")
     cubes = cubes_for(request, filters)
-    key = (cubes.version, visual.name, filters.key, g, m.name, fmt)
+    key = (*cubes.cache_key, visual.name, filters.key, g, m.name, fmt)
 
     def compute() -> Any:
         if fmt == "csv":
@@ -210,10 +212,12 @@ def _cached(
     """The answer if it is cached for the version checked last second (no I/O, no waiting)."""
     store: CubeStore | None = request.app.state.cubes
     cubes = store.recent() if store is not None else None
+    if cubes is not None:  # the caller's row scope, if its copy is built already
+        cubes = scoped(request).peek(cubes, principal_of(request).scope)
     if cubes is None or fmt != "json":
         return None
     m = measure_of(measure)  # checked in the order _serve checks them
-    key = (cubes.version, visual.name, filters.key, grain_of(grain), m.name, fmt)
+    key = (*cubes.cache_key, visual.name, filters.key, grain_of(grain), m.name, fmt)
     results: ResultCache = request.app.state.results
     answer = results.peek(key)
     if (
