@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from superstore.clients import PgConfig
 from superstore.warehouse import DuckDBReader
@@ -31,7 +32,7 @@ from tests.support.oidc_provider import (  # noqa: F401  (fixtures)
     oidc_provider,
     oidc_provider_factory,
 )
-from tests.support.web import truth
+from tests.support.web import kpis_expected, kpis_shown, truth, wait_ready
 
 COOKIE = "superstore_session"
 
@@ -163,3 +164,38 @@ def test_an_expired_session_is_refused(
         time.sleep(3.5)
         answer = alice.get("/api/analytics/kpis")
         assert answer.status_code == 401
+
+
+def test_a_viewer_signs_in_with_chromium_and_sees_only_her_states(
+    dashboards: DashboardServer,
+    oidc_provider: OidcProvider,  # noqa: F811
+    star_path: Path,
+    browser: Browser,
+) -> None:
+    """The real page: redirected to the provider, signed in, KPI cards of two states only."""
+    context = browser.new_context(base_url=dashboards.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        bob = oidc_provider.account("bob")
+        page.goto("/analytics")
+        page.wait_for_selector("#login")
+        page.fill("#login", bob.login)
+        page.fill("#password", bob.password)
+        page.click("#submit")
+        page.wait_for_url(f"{dashboards.url}/analytics")
+        wait_ready(page)
+        assert kpis_shown(page) == kpis_expected(star_path, {"state": ["Oklahoma", "Texas"]})
+        page.goto("/auth/logout")
+        page.wait_for_selector("#logout-yes")  # the provider asks to end its own session
+        page.click("#logout-yes")
+        page.wait_for_url(f"{dashboards.url}/auth/logged-out?state=*")
+        assert page.locator("h1").inner_text() == "Signed out"
+        assert page.request.get("/api/analytics/kpis").status == 401
+        page.goto("/analytics")  # the provider's session ended too: its login form again
+        page.wait_for_selector("#login")
+        assert page.url.startswith(f"{oidc_provider.issuer}/interaction/")
+    finally:
+        context.close()
+    assert errors == []
