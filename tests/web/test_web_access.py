@@ -23,10 +23,11 @@ import httpx
 import pytest
 
 from superstore.clients import PgConfig
-from superstore.errors import InputError
+from superstore.errors import ConfigError, InputError
+from superstore.settings import load_settings
 from superstore.warehouse import DuckDBReader
 from superstore.web import DashboardServer, WebConfig
-from superstore.web.access import AuthConfig, needed_role
+from superstore.web.access import AuthConfig, auth_config, needed_role
 from superstore.web.tokens import TokenStore
 from tests.support.web import BUSY_DAY, truth
 
@@ -254,3 +255,31 @@ def test_no_api_route_carries_another_regions_rows(west: httpx.Client, star_path
     assert {"/api/analytics/kpis", "/api/analytics/lines", "/api/today/stream"} <= set(checked)
     assert ("region", "West") in found and any(k == "state" for k, _ in found)
     assert found <= allowed, sorted(found - allowed)[:5]
+
+
+def test_settings_build_the_access_config(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, web_auth="token", web_session_hours=2)
+    auth = auth_config(settings)
+    assert auth.mode == "token" and auth.session_hours == 2 and auth.oidc is None
+    assert auth.tokens is not None and auth.tokens.path == tmp_path / "web_tokens.json"
+    assert not auth.secure_cookies
+    with pytest.raises(ConfigError, match="SUPERSTORE_WEB_OIDC_ISSUER"):
+        auth_config(load_settings(data_dir=tmp_path, web_auth="oidc", web_oidc_client_id="x"))
+    oidc = auth_config(
+        load_settings(
+            data_dir=tmp_path,
+            web_auth="oidc",
+            web_oidc_issuer="https://id.example",
+            web_oidc_client_id="dash",
+            web_oidc_client_secret="s3cret",
+            web_oidc_roles={"bi-team": "analyst", "ops": "admin"},
+            web_public_url="https://dash.example",
+        )
+    )
+    assert oidc.secure_cookies and oidc.oidc is not None
+    assert oidc.oidc.role_of({"roles": ["bi-team", "ops"]}) == "admin"
+    assert oidc.oidc.role_of({"roles": "bi-team"}) == "analyst"
+    assert oidc.oidc.role_of({"roles": ["someone-else"]}) is None
+    assert "s3cret" not in repr(oidc) and oidc.session_secret not in repr(oidc)
+    with pytest.raises(ConfigError, match="web_oidc_roles"):
+        load_settings(web_oidc_roles={"x": "owner"})

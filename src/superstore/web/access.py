@@ -23,7 +23,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote
 
@@ -63,7 +63,7 @@ class AuthConfig:
 
     mode: Mode = "none"
     tokens: TokenStore | None = None
-    session_secret: str = ""
+    session_secret: str = field(default="", repr=False)
     session_hours: float = 8.0
     public_url: str = ""  # external base URL; "" = the request's own
     oidc: OidcConfig | None = None  # under mode "oidc"
