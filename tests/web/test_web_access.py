@@ -252,6 +252,7 @@ def test_no_api_route_carries_another_regions_rows(west: httpx.Client, star_path
             assert csv_answer.status_code == 200, path
             _csv_places(csv_answer.text, found)
         checked.append(path)
+    assert len(checked) == sum("get" in item for item in schema["paths"].values()) >= 15
     assert {"/api/analytics/kpis", "/api/analytics/lines", "/api/today/stream"} <= set(checked)
     assert ("region", "West") in found and any(k == "state" for k, _ in found)
     assert found <= allowed, sorted(found - allowed)[:5]
