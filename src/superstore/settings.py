@@ -25,6 +25,8 @@ from superstore.errors import ConfigError
 __all__ = ["Settings", "load_settings"]
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+WebRole = Literal["viewer", "analyst", "admin"]
+_DEFAULT_ROLES: dict[str, WebRole] = {"viewer": "viewer", "analyst": "analyst", "admin": "admin"}
 
 
 class Settings(BaseSettings):
@@ -137,6 +139,32 @@ class Settings(BaseSettings):
     web_pg_dsn: SecretStr | None = Field(
         None, description="DSN of a read-only role for /today; default: pg_dsn, read-only session."
     )
+
+    # Sign-in, roles and row-level security of the dashboards (superstore.web.access).
+    web_auth: Literal["none", "token", "oidc"] = Field(
+        "none", description="Sign-in for the dashboards; 'none' allows loopback binds only."
+    )
+    web_tokens_file: Path | None = Field(
+        None, description="API token store (0600 JSON); default: data_dir/web_tokens.json."
+    )
+    web_session_secret: SecretStr | None = Field(
+        None, description="Key signing session cookies; default: a fresh one per start."
+    )
+    web_session_hours: float = Field(8.0, gt=0, le=720, description="Sign-in session lifetime.")
+    web_public_url: str = Field(
+        "", description="External base URL (redirect URIs; https makes cookies Secure)."
+    )
+    web_oidc_issuer: str = Field("", description="OpenID Connect issuer URL (discovery).")
+    web_oidc_client_id: str = ""
+    web_oidc_client_secret: SecretStr | None = None
+    web_oidc_scope: str = Field("openid profile email", description="Scopes asked for.")
+    web_oidc_role_claim: str = Field("roles", description="Claim holding the user's roles.")
+    web_oidc_roles: dict[str, WebRole] = Field(
+        default_factory=lambda: dict(_DEFAULT_ROLES),
+        description="JSON map: claim value -> viewer, analyst or admin (highest wins).",
+    )
+    web_oidc_regions_claim: str = Field("regions", description="Claim: regions a user may see.")
+    web_oidc_states_claim: str = Field("states", description="Claim: states a user may see.")
 
     @field_validator("timezone")
     @classmethod

@@ -181,6 +181,16 @@ WHERE o.order_date = %(day)s
 """
 
 
+# A caller limited to some regions and/or states (row-level security): the same scans,
+# with the order's ship-to place filtered (empty list = no limit on that dimension).
+# The running totals are per day, not per place, so a scoped snapshot always scans.
+PLACE = """o.order_date = %(day)s
+  AND (cardinality(%(regions)s::text[]) = 0 OR o.region = ANY(%(regions)s::text[]))
+  AND (cardinality(%(states)s::text[]) = 0 OR o.state = ANY(%(states)s::text[]))"""
+_SCANS = {"products": _SCAN_BY_PRODUCT, "day": _SCAN_DAY, "latest": _LATEST_SCAN, "events": _EVENTS}
+_PLACED = {k: sql.replace("o.order_date = %(day)s", PLACE) for k, sql in _SCANS.items()}
+
+
 async def _one(conn: AsyncConnection, sql: str, params: dict[str, object]) -> tuple[Any, ...]:
     """The one row of an aggregate (it always has one)."""
     row = await (await conn.execute(sql, params)).fetchone()
@@ -188,17 +198,29 @@ async def _one(conn: AsyncConnection, sql: str, params: dict[str, object]) -> tu
     return tuple(row)
 
 
-async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> TodaySnapshot:
-    """The day's snapshot; every query sees the same committed data."""
+async def read_today(
+    conn: AsyncConnection,
+    day: dt.date,
+    timezone: str,
+    regions: tuple[str, ...] = (),
+    states: tuple[str, ...] = (),
+) -> TodaySnapshot:
+    """The day's snapshot, of only the orders shipped to `regions`/`states` if given.
+
+    Every query sees the same committed data.
+    """
+    scoped = bool(regions or states)
+    scans = _PLACED if scoped else _SCANS
+    place = {"day": day, "regions": list(regions), "states": list(states)}
     async with conn.transaction():
         # REPEATABLE READ so totals, products, categories and orders agree.
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        totals = await (await conn.execute(_DAY, {"day": day})).fetchone()
-        if totals is None:  # not tracked: scan the day's lines
+        totals = None if scoped else await (await conn.execute(_DAY, {"day": day})).fetchone()
+        if totals is None:  # not tracked (or scoped): scan the day's lines
             products = await (
-                await conn.execute(_SCAN_BY_PRODUCT, {"day": day, "top": TOP_PRODUCTS})
+                await conn.execute(scans["products"], place | {"top": TOP_PRODUCTS})
             ).fetchall()
-            orders, last = await _one(conn, _SCAN_DAY, {"day": day})
+            orders, last = await _one(conn, scans["day"], place)
             latest = []
         else:
             orders, ids, last = totals
@@ -209,12 +231,12 @@ async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> Toda
                 await conn.execute(_LATEST, {"ids": ids[:LATEST_ORDERS], "day": day})
             ).fetchall()
         cancelled, cancelled_sales, returned, returned_sales = await _one(
-            conn, _EVENTS, {"day": day}
+            conn, scans["events"], place
         )
         if totals is not None:
             orders -= cancelled  # the running totals count every order stored
         if len(latest) < min(LATEST_ORDERS, orders + cancelled):
-            ids = (await _one(conn, _LATEST_SCAN, {"day": day, "limit": LATEST_ORDERS}))[0]
+            ids = (await _one(conn, scans["latest"], place | {"limit": LATEST_ORDERS}))[0]
             latest = await (await conn.execute(_LATEST, {"ids": ids, "day": day})).fetchall()
     # Rows: the top products by rank, plus one row per category for its total.
     categories = {r[2]: r[4] for r in products if r[2] is not None}  # None: no products row

@@ -30,18 +30,28 @@ SELECT o.order_date,
        coalesce(sum(l.sales), 0) AS sales, count(*) AS lines
 FROM orders o JOIN order_lines l ON l.order_id = o.order_id
 WHERE o.order_date = ANY(%(days)s::date[])
+  AND (cardinality(%(regions)s::text[]) = 0 OR o.region = ANY(%(regions)s::text[]))
+  AND (cardinality(%(states)s::text[]) = 0 OR o.state = ANY(%(states)s::text[]))
 GROUP BY 1, 2
 """
 
 _CATEGORIES = "SELECT DISTINCT category FROM products WHERE category IS NOT NULL ORDER BY 1"
 
 
+Place = tuple[tuple[str, ...], tuple[str, ...]]  # (regions, states) a caller is limited to
+EVERYWHERE: Place = ((), ())
+
+
 async def _hours(
-    conn: AsyncConnection, days: list[dt.date], timezone: str
+    conn: AsyncConnection, days: list[dt.date], timezone: str, place: Place = EVERYWHERE
 ) -> dict[dt.date, dict[int, tuple[Decimal, int]]]:
+    regions, states = place
     async with conn.transaction():
         await conn.execute("SET TRANSACTION READ ONLY")
-        cur = await conn.execute(_BY_HOUR, {"days": days, "tz": timezone})
+        cur = await conn.execute(
+            _BY_HOUR,
+            {"days": days, "tz": timezone, "regions": list(regions), "states": list(states)},
+        )
         rows = await cur.fetchall()
     out: dict[dt.date, dict[int, tuple[Decimal, int]]] = {}
     for day, hour, sales, lines in rows:
@@ -50,22 +60,26 @@ async def _hours(
 
 
 async def sales_by_hour(
-    conn: AsyncConnection, day: dt.date, timezone: str
+    conn: AsyncConnection, day: dt.date, timezone: str, place: Place = EVERYWHERE
 ) -> list[tuple[int, Decimal, int]]:
     """(hour, sales, lines) for each hour 0-23 of the day's lines by time received."""
-    got = (await _hours(conn, [day], timezone)).get(day, {})
+    got = (await _hours(conn, [day], timezone, place)).get(day, {})
     return [(h, *got.get(h, (Decimal(0), 0))) for h in range(HOURS)]
 
 
 async def weekday_average(
-    conn: AsyncConnection, day: dt.date, timezone: str, weeks: int = WEEKS
+    conn: AsyncConnection,
+    day: dt.date,
+    timezone: str,
+    weeks: int = WEEKS,
+    place: Place = EVERYWHERE,
 ) -> tuple[list[tuple[int, Decimal]], list[dt.date]]:
     """Per hour, the average sales of the previous `weeks` same weekdays that had sales.
 
     Returns the averages and the days averaged (none: no comparable history).
     """
     days = [day - dt.timedelta(weeks=k) for k in range(1, weeks + 1)]
-    got = await _hours(conn, days, timezone)
+    got = await _hours(conn, days, timezone, place)
     used = sorted(d for d in days if d in got)
     average = []
     for hour in range(HOURS):

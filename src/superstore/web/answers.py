@@ -22,11 +22,13 @@ from pydantic import BaseModel
 
 from superstore.errors import TransientError
 from superstore.warehouse import WarehouseReader
+from superstore.web.access import principal_of
 from superstore.web.csvfiles import disposition
 from superstore.web.cubes import Cubes, CubeStore
 from superstore.web.filters import Filters
 from superstore.web.measures import MEASURES, Measure
 from superstore.web.periods import GRAINS, Grain
+from superstore.web.rowscope import ScopedCubes
 
 __all__ = [
     "DaySpan",
@@ -43,6 +45,7 @@ __all__ = [
     "json_response",
     "measure_of",
     "reader_for",
+    "scoped",
 ]
 
 _Choice = TypeVar("_Choice", bound=str)
@@ -141,7 +144,11 @@ class ResultCache:
 
 
 def cubes_for(request: Request, filters: Filters | None = None) -> Cubes:
-    """The current pre-aggregates (503 while there are none), filters checked against them."""
+    """The current pre-aggregates of the caller's row scope (503 while there are none).
+
+    Every analytics answer gets its cubes here, so the scope cannot be skipped;
+    the filters are checked against the values the scope holds.
+    """
     store: CubeStore | None = request.app.state.cubes
     if store is None:
         raise HTTPException(503, "no warehouse the dashboards can read is configured")
@@ -149,9 +156,16 @@ def cubes_for(request: Request, filters: Filters | None = None) -> Cubes:
         cubes = store.current()
     except TransientError as exc:
         raise HTTPException(503, f"{exc}; run `superstore etl --all` to build it") from exc
+    cubes = scoped(request).get(cubes, principal_of(request).scope)
     if filters is not None:
         filters.check(cubes.known)
     return cubes
+
+
+def scoped(request: Request) -> ScopedCubes:
+    """The app's row-scoped copies of the pre-aggregates (`superstore.web.rowscope`)."""
+    found: ScopedCubes = request.app.state.scoped
+    return found
 
 
 def reader_for(request: Request) -> WarehouseReader:

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from superstore.errors import TransientError
 from superstore.web import analytics
+from superstore.web.access import principal_of
 from superstore.web.analytics import Comparison, Kpis
 from superstore.web.answers import (
     Envelope,
@@ -38,6 +39,7 @@ from superstore.web.answers import (
     json_response,
     measure_of,
     reader_for,
+    scoped,
 )
 from superstore.web.api_detail import breakdown_csv
 from superstore.web.api_detail import router as detail_router
@@ -185,8 +187,11 @@ def visual_csv(
 def _answer_key(
     cubes: Cubes, visual: Visual, filters: Filters, g: Grain, m: Measure, fmt: str
 ) -> tuple[Any, ...]:
-    """The result cache's key of one answer (the same for the fast path and the computing one)."""
-    return (cubes.version, visual.name, filters.key, g, m.name, fmt)
+    """The result cache's key of one answer (the same for the fast path and the computing one).
+
+    It carries the caller's row scope through `cubes.cache_key`: two scopes never share an answer.
+    """
+    return (*cubes.cache_key, visual.name, filters.key, g, m.name, fmt)
 
 
 def _serve(
@@ -217,6 +222,8 @@ def _cached(
     """The answer if it is cached for the version checked last second (no I/O, no waiting)."""
     store: CubeStore | None = request.app.state.cubes
     cubes = store.recent() if store is not None else None
+    if cubes is not None:  # the caller's row scope, if its copy is built already
+        cubes = scoped(request).peek(cubes, principal_of(request).scope)
     if cubes is None or fmt != "json":
         return None
     m = measure_of(measure)  # checked in the order _serve checks them

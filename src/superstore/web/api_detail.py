@@ -196,7 +196,7 @@ def breakdown_endpoint(
     cubes = cubes_for(request, filters)
     sub = _sub_category(cubes, sub_category)
     reader = reader_for(request) if level in ("product", "customer", "city") else None
-    key = (cubes.version, "breakdown", filters.key, level, top, sub, m.name, fmt)
+    key = (*cubes.cache_key, "breakdown", filters.key, level, top, sub, m.name, fmt)
 
     def compute() -> Any:
         body = _read(lambda: breakdown(cubes, reader, filters, level, m, top, sub))
@@ -261,7 +261,16 @@ def lines_endpoint(
             "lines", filters.active(), {**shown, "sort": sort, "order": direction}, "csv"
         )
         return csv_response(csv_text(COLUMNS, rows), name)
-    key = (cubes.version, "lines", filters.key, tuple(detail.values()), sort, direction, page, size)
+    key = (
+        *cubes.cache_key,
+        "lines",
+        filters.key,
+        tuple(detail.values()),
+        sort,
+        direction,
+        page,
+        size,
+    )
 
     def compute() -> bytes:
         body = _read(lambda: lines(cubes, reader, filters, detail, sort, direction, page, size))

@@ -21,6 +21,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from superstore.errors import SuperstoreError
+from superstore.web.access import principal_of
+from superstore.web.answers import scoped
 from superstore.web.cubes import Cubes, CubeStore
 
 __all__ = ["POLL_SECONDS", "router", "version_event"]
@@ -57,12 +59,15 @@ async def stream(request: Request) -> StreamingResponse:
     comment line every 15 s keeps proxies from closing the stream.
     """
     store: CubeStore | None = request.app.state.cubes
+    scope = principal_of(request).scope
 
     async def events() -> AsyncIterator[str]:
         sent: str | None = None
         quiet = dt.datetime.now(dt.UTC)
         while store is not None:
             cubes = await _built(store)
+            if cubes is not None:  # the caller's row scope: its own count of facts
+                cubes = await asyncio.to_thread(scoped(request).get, cubes, scope)
             if cubes is not None and cubes.version != sent:
                 sent = cubes.version
                 quiet = dt.datetime.now(dt.UTC)

@@ -27,7 +27,9 @@ from pydantic import BaseModel
 
 from superstore.errors import TransientError
 from superstore.oltp import TodaySnapshot, today_hours
+from superstore.web.access import principal_of
 from superstore.web.live import LiveHub
+from superstore.web.principal import Scope
 
 __all__ = ["router"]
 
@@ -60,7 +62,7 @@ async def today(request: Request, day: DayParam = None) -> TodaySnapshot:
     """Total sales, order and line counts, top-5 products, sales by category, latest orders."""
     _check_day(day)
     try:
-        return await _hub(request).snapshot(day)
+        return await _hub(request).snapshot(day, principal_of(request).scope)
     except TransientError as exc:
         raise HTTPException(503, str(exc)) from exc
 
@@ -101,22 +103,31 @@ class TodayHours(BaseModel):
 
 HOURS_TTL = 5.0  # seconds a day's hours are reused
 AVERAGE_TTL = 60.0  # past weekdays and the categories change rarely
-_CACHE: dict[tuple[str, dt.date], tuple[float, Any]] = {}
+_CACHE: dict[tuple[str, dt.date, object], tuple[float, Any]] = {}
 _LOCK = asyncio.Lock()
 
 
-def _fresh(key: tuple[str, dt.date], ttl: float) -> Any | None:
+def _fresh(key: tuple[str, dt.date, object], ttl: float) -> Any | None:
     hit = _CACHE.get(key)
     return hit[1] if hit and time.monotonic() - hit[0] < ttl else None
 
 
-async def _context(dsn: str, day: dt.date, tz: str) -> tuple[Any, Any, Any]:
-    """(hours, (average, days averaged), categories): cached, one connection on a miss."""
-    wanted: dict[tuple[str, dt.date], tuple[float, Callable[[AsyncConnection], Awaitable[Any]]]]
+async def _context(dsn: str, day: dt.date, tz: str, scope: Scope) -> tuple[Any, Any, Any]:
+    """(hours, (average, days averaged), categories): cached per row scope, one connection."""
+    wanted: dict[
+        tuple[str, dt.date, object], tuple[float, Callable[[AsyncConnection], Awaitable[Any]]]
+    ]
+    place = scope.key
     wanted = {
-        ("hours", day): (HOURS_TTL, lambda c: today_hours.sales_by_hour(c, day, tz)),
-        ("average", day): (AVERAGE_TTL, lambda c: today_hours.weekday_average(c, day, tz)),
-        ("categories", dt.date.min): (AVERAGE_TTL, today_hours.known_categories),
+        ("hours", day, place): (
+            HOURS_TTL,
+            lambda c: today_hours.sales_by_hour(c, day, tz, place),
+        ),
+        ("average", day, place): (
+            AVERAGE_TTL,
+            lambda c: today_hours.weekday_average(c, day, tz, place=place),
+        ),
+        ("categories", dt.date.min, None): (AVERAGE_TTL, today_hours.known_categories),
     }
     found = {k: _fresh(k, ttl) for k, (ttl, _) in wanted.items()}
     if any(v is None for v in found.values()):
@@ -149,7 +160,9 @@ async def hours(request: Request, day: DayParam = None) -> TodayHours:
     config = request.app.state.config
     shown = config.today(day)
     try:
-        now, (average, used), categories = await _context(config.pg.dsn, shown, config.timezone)
+        now, (average, used), categories = await _context(
+            config.pg.dsn, shown, config.timezone, principal_of(request).scope
+        )
     except psycopg.errors.UndefinedTable as exc:
         raise HTTPException(
             503, "PostgreSQL has no sales tables yet: run `superstore ingest` first"
@@ -184,11 +197,12 @@ async def stream(request: Request, day: DayParam = None) -> StreamingResponse:
     """
     _check_day(day)
     hub = _hub(request)
+    scope = principal_of(request).scope
 
     async def events() -> AsyncIterator[str]:
         async with hub.subscribe(day) as queue:
             try:
-                yield _event(await hub.snapshot(day))
+                yield _event(await hub.snapshot(day, scope))
             except TransientError as exc:  # the next committed change will bring data
                 yield f"event: problem\ndata: {json.dumps({'detail': str(exc)})}\n\n"
             while True:
@@ -199,6 +213,11 @@ async def stream(request: Request, day: DayParam = None) -> StreamingResponse:
                     continue
                 if snap is None:
                     return
+                if not scope.unlimited:  # the pushed snapshot is everyone's: read the scope's
+                    try:
+                        snap = await hub.snapshot(day, scope)
+                    except TransientError:
+                        continue
                 yield _event(snap)
 
     return StreamingResponse(

@@ -60,6 +60,8 @@ def detail_params(
         "hi_key": hi.year * 10000 + hi.month * 100 + hi.day,
         "years": list(dates.years),
         "states": list(filters.states),
+        "scope_regions": list(cubes.scope_regions),  # the caller's row scope
+        "scope_states": list(cubes.scope_states),
         "segment": filters.segment,
         "region": filters.region,
         "category": filters.category,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from superstore.clients import PgConfig
@@ -19,6 +19,7 @@ from superstore.errors import ConfigError
 from superstore.settings import Settings
 from superstore.stack import pg_config
 from superstore.warehouse import WarehouseReader, warehouse_config
+from superstore.web.access import AuthConfig, auth_config
 
 __all__ = ["WebConfig", "web_config"]
 
@@ -34,6 +35,7 @@ class WebConfig:
     timezone: str = "UTC"
     day: dt.date | None = None
     result_cache: int = 2048  # answers kept per warehouse version; 0 = always recompute
+    auth: AuthConfig = field(default_factory=AuthConfig)  # sign-in, roles, row scopes
 
     def today(self, requested: dt.date | None = None) -> dt.date:
         """The day /today shows: the requested one, the pinned one, else today in the zone."""
@@ -55,4 +57,10 @@ def web_config(settings: Settings, day: dt.date | None = None) -> WebConfig:
     except ConfigError as exc:  # /today still works; /analytics says why it cannot
         log.warning("the analytics dashboard cannot read the warehouse: %s", exc)
         reader = None
-    return WebConfig(pg=pg, warehouse=reader, timezone=settings.timezone, day=day)
+    return WebConfig(
+        pg=pg,
+        warehouse=reader,
+        timezone=settings.timezone,
+        day=day,
+        auth=auth_config(settings),
+    )

@@ -41,7 +41,15 @@ from superstore.errors import TransientError
 from superstore.warehouse import WarehouseReader
 from superstore.web.measures import BASE_COLUMNS
 
-__all__ = ["CUBE_QUERIES", "MAX_MASK_MONTHS", "CubeStore", "Cubes", "build_cubes"]
+__all__ = [
+    "CUBE_QUERIES",
+    "KNOWN",
+    "MAX_MASK_MONTHS",
+    "ROLLUPS",
+    "CubeStore",
+    "Cubes",
+    "build_cubes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,13 @@ CUBE_QUERIES: dict[str, str] = {
 # A HUGEINT holds 127 usable bits: month masks cover 10 years and 7 months of history.
 MAX_MASK_MONTHS = 127
 _MONTH = "(year * 12 + month - 1 - {first_month})"
+# Customers per region and overall, rolled up from cust_state (row scopes redo these).
+ROLLUPS = (
+    """CREATE TABLE cust_region AS SELECT category, region, segment, customer_key,
+    bit_or(months) AS months FROM cust_state GROUP BY ALL ORDER BY ALL""",
+    """CREATE TABLE cust_all AS SELECT category, segment, customer_key,
+    bit_or(months) AS months FROM cust_region GROUP BY ALL ORDER BY ALL""",
+)
 _MASKS: tuple[tuple[bool, str], ...] = (  # (needs month masks, statement)
     (
         False,
@@ -92,19 +107,10 @@ _MASKS: tuple[tuple[bool, str], ...] = (  # (needs month masks, statement)
         bit_or(CAST(1 AS HUGEINT) << {_MONTH}) AS months FROM customer_cells
         GROUP BY ALL ORDER BY ALL""",
     ),
-    (
-        True,
-        """CREATE TABLE cust_region AS SELECT category, region, segment, customer_key,
-        bit_or(months) AS months FROM cust_state GROUP BY ALL ORDER BY ALL""",
-    ),
-    (
-        True,
-        """CREATE TABLE cust_all AS SELECT category, segment, customer_key,
-        bit_or(months) AS months FROM cust_region GROUP BY ALL ORDER BY ALL""",
-    ),
+    *((True, rollup) for rollup in ROLLUPS),
     (False, "DROP TABLE customer_cells"),
 )
-_KNOWN = {
+KNOWN = {
     "year": "year",
     "state": "state",
     "segment": "segment",
@@ -130,10 +136,21 @@ class Cubes:
     first_month: int = 0  # bit 0 of the customers' month masks: year * 12 + month - 1
     masks: bool = True  # False when the history is too long for month masks
     loaded_at: dt.datetime | None = None  # the warehouse's last load (UTC)
+    database: str | None = None  # a row scope's restricted copy (`superstore.web.rowscope`)
+    scope_regions: tuple[str, ...] = ()  # the row scope these cubes are limited to
+    scope_states: tuple[str, ...] = ()
+
+    @property
+    def cache_key(self) -> tuple[object, ...]:
+        """What answers are cached under: the version and the row scope."""
+        return self.version, self.scope_regions, self.scope_states
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one request (DuckDB connections are not shared across threads)."""
-        return self.con.cursor()
+        cur = self.con.cursor()
+        if self.database is not None:
+            cur.execute(f"USE {self.database}")
+        return cur
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
@@ -159,7 +176,7 @@ def build_cubes(source: WarehouseReader, version: str) -> Cubes:
             continue  # cust_days answers every distinct count, more slowly
         con.execute(statement.format(first_month=first_month))
     known: dict[str, list[object]] = {}
-    for name, column in _KNOWN.items():
+    for name, column in KNOWN.items():
         rows = con.execute(f"SELECT DISTINCT {column} FROM cube ORDER BY 1").fetchall()
         known[name] = [r[0] for r in rows if r[0] is not None]
     facts = int(_one(con, "SELECT coalesce(sum(lines), 0) FROM cube")[0])

@@ -29,6 +29,8 @@ WHERE f.time_key BETWEEN %(lo_key)s AND %(hi_key)s
   AND coalesce(f.status, 'sold') <> 'cancelled'
   AND (cardinality(%(years)s::int[]) = 0 OR t.year = ANY(%(years)s::int[]))
   AND (cardinality(%(states)s::text[]) = 0 OR l.state = ANY(%(states)s::text[]))
+  AND (cardinality(%(scope_regions)s::text[]) = 0 OR l.region = ANY(%(scope_regions)s::text[]))
+  AND (cardinality(%(scope_states)s::text[]) = 0 OR l.state = ANY(%(scope_states)s::text[]))
   AND (%(segment)s::text IS NULL OR c.segment = %(segment)s::text)
   AND (%(region)s::text IS NULL OR l.region = %(region)s::text)
   AND (%(category)s::text IS NULL OR p.category = %(category)s::text)
