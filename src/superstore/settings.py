@@ -135,6 +135,11 @@ class Settings(BaseSettings):
 
     # Dashboards (`superstore serve`): loopback by default; the pages are read-only.
     web_host: str = Field("127.0.0.1", description="Address the dashboard server binds.")
+    web_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host names the dashboards answer besides loopback and "
+        "the bind address (DNS rebinding guard).",
+    )
     web_port: int = Field(8000, ge=0, le=65535, description="Dashboard port; 0 picks a free one.")
     web_pg_dsn: SecretStr | None = Field(
         None, description="DSN of a read-only role for /today; default: pg_dsn, read-only session."

@@ -48,8 +48,11 @@ def run(
     # lazy: the pipeline loads Arrow and DuckDB (thread pools); the CLI stays single-threaded
     from superstore.ops.metrics import serve_metrics
     from superstore.ops.supervisor import Supervisor, SupervisorOptions
+    from superstore.web.hosts import check_bind
 
     settings: Settings = ctx.obj
+    if not no_serve:  # before anything starts: a refused bind is one line, not a retry loop
+        check_bind(settings.web_host, settings.web_auth)
     stack_up(settings, report=lambda msg: console.print(f"[green]✓[/] {msg}"))
     port = settings.metrics_port if metrics_port is None else metrics_port
     if port:

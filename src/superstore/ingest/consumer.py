@@ -194,7 +194,7 @@ class Ingestor:
         if now - last_data < idle:
             return False
         # Quiet is not the end: a loaded machine or a slow fetch can leave a partition
-        # behind for seconds. Stop only when every owned partition is caught up (or,
+        # behind for seconds. Stop only when every partition is caught up (or,
         # should the broker never deliver, after a much longer wait, saying so).
         behind = self._behind()
         if not behind:
@@ -205,10 +205,25 @@ class Ingestor:
         return False
 
     def _behind(self) -> dict[int, int]:
-        """Owned partitions whose stored position is short of the broker's end, and by how much."""
+        """Partitions of the topic whose stored position is short of the broker's end.
+
+        Every partition, not only the owned ones: a member killed a moment ago still
+        holds its partitions until its session times out, and stopping while they
+        wait would leave their lines unread with no one to read them.
+        """
         assert self._consumer is not None
+        positions: dict[int, int | None] = dict(self._stored)
+        try:
+            meta = self._consumer.list_topics(self.kafka.topic, timeout=5)
+            others = sorted(set(meta.topics[self.kafka.topic].partitions) - set(positions))
+        except KafkaException as exc:
+            log.debug("partitions of %s: %s", self.kafka.topic, exc)
+            others = []
+        if others:
+            stored = self._read_stored(others)
+            positions.update({p: stored.get(p) for p in others})
         behind = {}
-        for partition, position in self._stored.items():
+        for partition, position in positions.items():
             tp = TopicPartition(self.kafka.topic, partition)
             try:
                 _, high = self._consumer.get_watermark_offsets(tp, timeout=5, cached=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +24,7 @@ import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from psycopg import AsyncConnection
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from superstore.errors import TransientError
 from superstore.oltp import TodaySnapshot, today_hours
@@ -37,8 +38,17 @@ router = APIRouter(prefix="/api/today", tags=["today"])
 
 KEEPALIVE_SECONDS = 15.0
 
+
+def _iso_day(value: object) -> object:
+    """Only YYYY-MM-DD is a day: pydantic alone takes `date=0` as a timestamp (1970-01-01)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
 DayParam = Annotated[
     dt.date | None,
+    BeforeValidator(_iso_day),
     Query(
         alias="date",
         description="Day to show (YYYY-MM-DD); default: the server's --date, else today "

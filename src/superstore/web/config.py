@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from superstore.clients import PgConfig
@@ -36,6 +37,7 @@ class WebConfig:
     day: dt.date | None = None
     result_cache: int = 2048  # answers kept per warehouse version; 0 = always recompute
     auth: AuthConfig = field(default_factory=AuthConfig)  # sign-in, roles, row scopes
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered beyond loopback and the bind
 
     def today(self, requested: dt.date | None = None) -> dt.date:
         """The day /today shows: the requested one, the pinned one, else today in the zone."""
@@ -63,4 +65,12 @@ def web_config(settings: Settings, day: dt.date | None = None) -> WebConfig:
         timezone=settings.timezone,
         day=day,
         auth=auth_config(settings),
+        allowed_hosts=_allowed_hosts(settings),
     )
+
+
+def _allowed_hosts(settings: Settings) -> tuple[str, ...]:
+    """SUPERSTORE_WEB_ALLOWED_HOSTS plus the public URL's host (the name behind a proxy)."""
+    names = [x for x in settings.web_allowed_hosts.split(",") if x.strip()]
+    public = urlsplit(settings.web_public_url).hostname
+    return (*names, public) if public else tuple(names)

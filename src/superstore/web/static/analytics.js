@@ -85,7 +85,7 @@
         refresh();
       });
     }
-    $("as-of").textContent = `data ${options.first_day} to ${options.last_day}; presets end on the last day`;
+    $("data-span").textContent = `data ${options.first_day} to ${options.last_day}; presets end on the last day`;
     const measures = $("measure");
     for (const m of options.measures) {
       const b = document.createElement("button");
