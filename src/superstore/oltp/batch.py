@@ -57,27 +57,48 @@ class FencedError(SuperstoreError):
 
 
 def _move_offsets(conn: psycopg.Connection, group_id: str, batch: Batch) -> None:
+    """Advance each partition's stored offset from the one this consumer read there.
+
+    A consumer that expects a stored offset the database does not hold at all has
+    seen commits this database lost (an asynchronous standby promoted before it
+    received them): writing after that gap would skip those lines forever, so it
+    is fenced and re-reads from what the database holds.
+    """
     for (topic, partition), (expected, new) in sorted(batch.offsets.items()):
-        row = conn.execute(
-            """INSERT INTO ingest_offsets (group_id, topic, partition, next_offset)
-               VALUES (%(g)s, %(t)s, %(p)s, %(n)s)
-               ON CONFLICT (group_id, topic, partition) DO UPDATE
-               SET next_offset = EXCLUDED.next_offset, updated_at = now()
-               WHERE ingest_offsets.next_offset = %(e)s
-               RETURNING next_offset""",
-            {
-                "g": group_id,
-                "t": topic,
-                "p": partition,
-                "n": new,
-                "e": -1 if expected is None else expected,
-            },
+        key = {"g": group_id, "t": topic, "p": partition, "n": new, "e": expected}
+        if expected is None:  # first batch of this group on the partition: no row yet
+            row = conn.execute(
+                """INSERT INTO ingest_offsets (group_id, topic, partition, next_offset)
+                   VALUES (%(g)s, %(t)s, %(p)s, %(n)s)
+                   ON CONFLICT (group_id, topic, partition) DO NOTHING
+                   RETURNING next_offset""",
+                key,
+            ).fetchone()
+        else:
+            row = conn.execute(
+                """UPDATE ingest_offsets SET next_offset = %(n)s, updated_at = now()
+                   WHERE group_id = %(g)s AND topic = %(t)s AND partition = %(p)s
+                     AND next_offset = %(e)s
+                   RETURNING next_offset""",
+                key,
+            ).fetchone()
+        if row is not None:
+            continue
+        held = conn.execute(
+            """SELECT next_offset FROM ingest_offsets
+               WHERE group_id = %(g)s AND topic = %(t)s AND partition = %(p)s""",
+            key,
         ).fetchone()
-        if row is None:
+        if expected is not None and held is None:
             raise FencedError(
-                f"offset of {topic}[{partition}] moved under us (expected {expected}); "
-                "another consumer owns it now"
+                f"{topic}[{partition}]: this consumer committed up to offset {expected} but "
+                "the database holds no offset for it (lost commits, e.g. after an "
+                "asynchronous failover); re-reading from what it holds"
             )
+        raise FencedError(
+            f"offset of {topic}[{partition}] moved under us (expected {expected}, "
+            f"database holds {held[0] if held else None}); another consumer owns it now"
+        )
 
 
 def _insert_rejects(conn: psycopg.Connection, rejects: Sequence[Reject]) -> None:
