@@ -204,7 +204,7 @@ def test_twenty_kill_9s_lose_and_double_nothing(
     final = ingest_process(fresh_kafka, fresh_pg, "--batch-size", "2000", "--until-idle", "5")
     assert final.wait(timeout=300) == 0, final.output(30)
     ends = high_watermarks(fresh_kafka)
-    assert stored_offsets(fresh_pg, fresh_kafka.topic) == ends, "every message consumed once"
+    assert stored_offsets(fresh_pg, fresh_kafka.topic) == ends, final.output(60)
     assert sum(ends.values()) == STREAM
     lines, sales = assert_ingested_exactly(fresh_pg, expected)
     print(f"{len(kills)} kills [{', '.join(kills)}]; {lines:,} lines, sales {sales}")
