@@ -8,7 +8,7 @@ AIRFLOW_VENV  ?= .venv-airflow
 AIRFLOW_REQS  := orchestration/airflow/requirements.txt
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(shell cat $(AIRFLOW_REQS) | sha256sum | cut -c1-12)
 
-.PHONY: install system-deps browser-deps airflow-deps demo serve test lint-arch test-faults test-failover test-airflow bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness screenshots lint fmt down clean help
+.PHONY: install system-deps browser-deps airflow-deps demo serve test lint-arch test-faults test-failover test-airflow bench bench-ingest bench-export bench-etl bench-peers bench-dashboard bench-freshness bench-continuous screenshots lint fmt down clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -70,7 +70,7 @@ test-failover: install  ## losing a machine: kill/stop/pause Kafka nodes of a 3-
 test-airflow: install airflow-deps  ## the Airflow DAG run by a real Airflow 3 (`airflow dags test`) against the real stack
 	AIRFLOW_VENV=$(AIRFLOW_VENV) $(BIN)/python -m pytest -m airflow -v
 
-bench: install  ## every benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
+bench: install browser-deps  ## every benchmark in sequence (< 45 min on 2 cores) -> docs/benchmarks/README.md
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,spark,bench]'
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
@@ -83,13 +83,16 @@ bench-export: install  ## one 1M-line day PostgreSQL -> lake (CSV + Parquet) vs 
 bench-etl: install  ## 1M and 10M-line lakes -> star schema: DuckDB vs Spark local[*] vs a standalone cluster; 10k increment
 	$(BIN)/python -m bench.etl
 
-bench-dashboard: install  ## analytics API p50/p95 at 10M facts vs the same queries on PostgreSQL OLTP
-	$(BIN)/python -m bench.dashboard
+bench-dashboard: install browser-deps  ## /analytics drawn and the API at 50 clients (10M facts) vs the previous main (BENCH_PREVIOUS=checkout), and vs PostgreSQL OLTP
+	$(BIN)/python -m bench.dashboard $(BENCH_ARGS)
 
-bench-freshness: install  ## produce -> /today API freshness p50/p99 at 1k lines/s
-	$(BIN)/python -m bench.freshness
+bench-freshness: install  ## produce -> each of 200 /today viewers, p50/p99 at 1k lines/s
+	$(BIN)/python -m bench.freshness $(BENCH_ARGS)
 
-screenshots: install browser-deps  ## refresh docs/today.png and docs/analytics.png from a real browser
+bench-continuous: install  ## run at defaults under live traffic: analytics freshness per change kind, the sync's CPU, resync of 100 days of 10M lines
+	$(BIN)/python -m bench.continuous $(BENCH_ARGS)
+
+screenshots: install browser-deps  ## refresh docs/*.png: both pages on desktop and phone, dark mode, a drill-down, a print preview
 	DASHBOARD_SCREENSHOTS=docs $(BIN)/python -m pytest tests/web/test_dashboards_screenshots.py -q
 
 bench-peers: install  ## ingest vs Kafka Connect (Debezium JDBC), Spark streaming, naive; kill -9; scale-out

@@ -15,6 +15,7 @@ run for each visual, with the same filter semantics as the analytics API.
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -26,7 +27,15 @@ from superstore.data import load_lines
 from superstore.oltp import migrate
 from superstore.warehouse.schema import create_statements
 
-__all__ = ["OLTP_QUERIES", "build_oltp", "build_star", "oltp_params"]
+__all__ = [
+    "OLTP_QUERIES",
+    "build_oltp",
+    "build_star",
+    "latency_stats",
+    "measure_facts",
+    "measure_oltp",
+    "oltp_params",
+]
 
 CUSTOMER_COPIES = 100
 _SEED_COLUMNS = (
@@ -65,7 +74,7 @@ INSERT INTO star.sales_fact
 SELECT k.order_id || '-' || c || '#' || k.line_number, k.order_id || '-' || c, k.line_number,
        CAST(strftime(k.order_date, '%Y%m%d') AS INTEGER), k.cust_no * 1000 + c % 100,
        k.product_key, k.location_key, k.ship_mode, k.ship_date, k.sales, k.quantity,
-       k.discount, k.profit
+       k.discount, k.profit, 'sold', NULL, 0
 FROM k, range({copies}) r(c) WHERE c * {per_copy} + k.i < {facts}
 ORDER BY 4;
 """
@@ -206,3 +215,52 @@ def oltp_params(case: dict, ignore: str | None) -> dict[str, object]:
     elif ignore:
         params[ignore] = None
     return params
+
+
+def latency_stats(samples: list[float]) -> dict[str, float]:
+    """n, p50/p95/max/mean in ms (nearest rank) of latencies in seconds."""
+    ordered = sorted(samples)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(pct(0.50) * 1000, 2),
+        "p95_ms": round(pct(0.95) * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
+    }
+
+
+def measure_oltp(pg: PgConfig, cases: list[dict], runs: int) -> tuple[dict[str, dict], tuple]:
+    """Each visual's OLTP query for the first `runs` filter cases; and the unfiltered KPIs."""
+    results = {}
+    kpis = ()
+    with pg.connect(autocommit=True) as conn:
+        for endpoint, (sql, ignore) in OLTP_QUERIES.items():
+            samples = []
+            for case in cases[:runs]:
+                started = time.perf_counter()
+                rows = conn.execute(sql, oltp_params(case, ignore)).fetchall()
+                samples.append(time.perf_counter() - started)
+                if endpoint == "kpis" and not case:
+                    kpis = rows[0]
+            results[endpoint] = latency_stats(samples)
+            print(f"  oltp  {endpoint:15} {results[endpoint]}")
+    return results, kpis
+
+
+def measure_facts(path: Path, runs: int) -> dict[str, float]:
+    """The unfiltered KPI query on the raw fact table, no pre-aggregates."""
+    sql = """SELECT sum(f.sales), sum(f.profit), sum(f.quantity), count(*),
+                    count(DISTINCT f.order_id), count(DISTINCT f.customer_key),
+                    count(DISTINCT (l.state, l.city))
+             FROM star.sales_fact f JOIN star.location_dim l USING (location_key)"""
+    samples = []
+    with duckdb.connect(str(path), read_only=True) as con:
+        for _ in range(runs):
+            started = time.perf_counter()
+            con.execute(sql).fetchall()
+            samples.append(time.perf_counter() - started)
+    return latency_stats(samples)

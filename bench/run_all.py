@@ -131,6 +131,30 @@ STEPS = (
         "1k lines/s for 30 s (30,000 lines: 300 beyond the p99) after a 3 s warm-up; the "
         "stack, ingest and serve start in ~1 min",
     ),
+    Step(
+        "dashboard",
+        "dashboard.py",
+        ("--facts", "10000000", "--page-loads", "10", "--load-rounds", "3",
+         "--load-seconds", "12"),
+        ("--facts", "100000", "--page-loads", "2", "--load-rounds", "1", "--load-seconds", "3",
+         "--requests", "20", "--oltp-runs", "1"),
+        900,
+        "10M facts built in DuckDB and PostgreSQL; /analytics 10 fresh loads each of ours and "
+        "the previous main (BENCH_PREVIOUS; ours alone without it); 3 rounds of 12 s at 50 "
+        "clients each, cache on and off; every endpoint alone; the OLTP queries",
+    ),
+    Step(
+        "continuous",
+        "continuous.py",
+        ("--rate", "1000", "--seconds", "60", "--rounds", "2", "--probes", "8",
+         "--history-lines", "10000000"),
+        ("--rate", "200", "--seconds", "15", "--rounds", "1", "--probes", "2",
+         "--history-lines", "100000"),
+        900,
+        "`run` with and without the sync, 2 rounds of 60 s at 1k lines/s (each after the "
+        "data set's history is synced, ~1 min), analytics probes; then a 10M-line history "
+        "built, exported and loaded (~5 min) and 100 changed days resynced",
+    ),
 )  # fmt: skip
 NAMES = tuple(s.name for s in STEPS)
 ALIASES = {"peers": "ingest_peers"}

@@ -2,7 +2,7 @@
 # Installs the system tools the project needs when they are missing:
 # Java 17+ and Maven (the local Kafka broker is assembled from Maven Central jars),
 # npm; with --browser also Chromium, which the dashboard tests drive through
-# Playwright (Playwright's own browser download is not used).
+# Playwright (Playwright's own browser download is not used), and poppler-utils.
 # Uses apt-get (Debian/Ubuntu) as root; elsewhere it says exactly what to install.
 set -euo pipefail
 
@@ -10,6 +10,8 @@ need=()
 if [ "${1:-}" = "--browser" ]; then
   # CHROMIUM_PATH points the tests at another Chromium/Chrome binary.
   [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need+=(chromium)
+  # pdftotext (print test) and pdftoppm (`make screenshots`: the print preview as PNG)
+  command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 fi
 java_ok() {
   command -v java >/dev/null 2>&1 || return 1

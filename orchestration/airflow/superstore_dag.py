@@ -1,4 +1,12 @@
-"""Airflow 3 DAG for teams that already run Airflow: daily export -> etl -> check.
+"""Airflow 3 DAGs for teams that already run Airflow instead of `superstore run`.
+
+- `superstore_daily`: export -> etl of the finished day, sync_stale of every
+  changed day up to it, then check.
+- `superstore_sync`: sync_stale every SUPERSTORE_AIRFLOW_SYNC_MINUTES (5):
+  days changed since their partition (late lines, corrections, cancellations,
+  returns, in any past day) re-exported and reloaded, as `run`'s sync loop
+  does within seconds. Airflow's scheduler cannot react to a change
+  notification, so this is the orchestrator's freshness: minutes.
 
 Each task runs `superstore.ops.pipeline` in superstore's OWN virtual
 environment (ExternalPythonOperator), not in Airflow's. Installed together,
@@ -15,6 +23,7 @@ a second), nothing next to a day's export.
 Settings, all read from the environment of the Airflow processes:
 - `SUPERSTORE_PYTHON`: the python of the venv where superstore is installed;
   default `.venv/bin/python` of the checkout that holds this file.
+- `SUPERSTORE_AIRFLOW_SYNC_MINUTES` (5): how often `superstore_sync` runs.
 - `SUPERSTORE_TIMEZONE` (UTC) and `SUPERSTORE_SCHEDULE_TIME` (00:15): the same
   settings as `superstore run`, so both agree on what "the finished day" is.
 - every other `SUPERSTORE_*` setting reaches the tasks unchanged (the tasks
@@ -57,6 +66,7 @@ def _default_python() -> str:
 SUPERSTORE_PYTHON = os.environ.get("SUPERSTORE_PYTHON") or _default_python()
 TIMEZONE = os.environ.get("SUPERSTORE_TIMEZONE") or "UTC"
 SCHEDULE_TIME = os.environ.get("SUPERSTORE_SCHEDULE_TIME") or "00:15"
+SYNC_MINUTES = int(os.environ.get("SUPERSTORE_AIRFLOW_SYNC_MINUTES") or "5")
 
 
 def finished_day(dag_run: Any) -> str:
@@ -92,6 +102,19 @@ def etl(day: str) -> int:
     return etl_step(dt.date.fromisoformat(day))
 
 
+def sync_stale(day: str = "") -> int:
+    """Re-export and reload the days changed since their partition; returns how many.
+
+    In the daily run, every changed day up to the finished day (not the day
+    the run is in); without a day (the sync DAG), every changed day.
+    """
+    import datetime as dt
+
+    from superstore.ops.pipeline import sync_stale_step
+
+    return sync_stale_step(dt.date.fromisoformat(day) if day else None)
+
+
 def check(day: str) -> None:
     """Reconcile every layer up to the day; fails the task naming what disagrees."""
     import datetime as dt
@@ -101,15 +124,23 @@ def check(day: str) -> None:
     check_step(dt.date.fromisoformat(day))
 
 
-def _step(callable_: Any) -> ExternalPythonOperator:
-    """A task named after `callable_`, run for the finished day in superstore's venv."""
+def _step(callable_: Any, for_day: bool = True) -> ExternalPythonOperator:
+    """A task named after `callable_`, run in superstore's venv (for the finished day)."""
     return ExternalPythonOperator(
         task_id=callable_.__name__,
         python=SUPERSTORE_PYTHON,
         python_callable=callable_,
-        op_kwargs={"day": "{{ finished_day(dag_run) }}"},
+        op_kwargs={"day": "{{ finished_day(dag_run) }}"} if for_day else {},
         expect_airflow=False,  # superstore's venv has no Airflow, on purpose
     )
+
+
+_RETRIES = {
+    "retries": 3,
+    "retry_delay": dt.timedelta(minutes=5),
+    "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3 (True = 1 = constant)
+    "max_retry_delay": dt.timedelta(hours=1),
+}
 
 
 _hour, _minute = (int(part) for part in SCHEDULE_TIME.split(":"))
@@ -123,12 +154,19 @@ with DAG(
     catchup=True,
     max_active_runs=1,
     user_defined_macros={"finished_day": finished_day},
-    default_args={
-        "retries": 3,
-        "retry_delay": dt.timedelta(minutes=5),
-        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3 (True = 1 = constant)
-        "max_retry_delay": dt.timedelta(hours=1),
-    },
+    default_args=_RETRIES,
     tags=["superstore"],
 ) as dag:
-    _step(export) >> _step(etl) >> _step(check)
+    _step(export) >> _step(etl) >> _step(sync_stale) >> _step(check)
+
+with DAG(
+    dag_id="superstore_sync",
+    description="Re-export and reload the days that changed since their partition.",
+    schedule=CronTriggerTimetable(f"*/{SYNC_MINUTES} * * * *", timezone=TIMEZONE),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=ZoneInfo(TIMEZONE)),
+    catchup=False,  # one pass catches up every change: no backlog of runs
+    max_active_runs=1,
+    default_args={**_RETRIES, "retry_delay": dt.timedelta(minutes=1)},
+    tags=["superstore"],
+) as sync_dag:
+    _step(sync_stale, for_day=False)

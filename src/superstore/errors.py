@@ -27,6 +27,13 @@ class TransientError(SuperstoreError):
     """Worth retrying: a service is down or busy, a network blip."""
 
 
+class BusyError(TransientError):
+    """Another process is doing the same work right now (it holds the lock): try again soon.
+
+    Not a failure: nothing is alerted, the caller just waits its turn.
+    """
+
+
 class FatalError(SuperstoreError):
     """Retrying will not help: the setup or the environment is wrong."""
 

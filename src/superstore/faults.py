@@ -8,6 +8,11 @@ Points on the ingest path, in the order a batch reaches them:
 - `before_commit`: the batch and offsets are written, the transaction is not committed.
 - `after_commit`: PostgreSQL committed; dead letters not flushed, Kafka not told.
 - `after_kafka_commit`: the courtesy offset commit to Kafka was sent.
+
+Points on the sync path (export, then load):
+- `lake_after_publish`: a partition is published, its mark not yet recorded.
+- `sync_after_export`: the changed days are exported, none loaded.
+- `warehouse_before_commit`: a load is merged and checked, not committed.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from superstore.errors import ConfigError
 __all__ = ["Settings", "load_settings"]
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+WebRole = Literal["viewer", "analyst", "admin"]
+_DEFAULT_ROLES: dict[str, WebRole] = {"viewer": "viewer", "analyst": "analyst", "admin": "admin"}
 
 
 class Settings(BaseSettings):
@@ -99,6 +101,19 @@ class Settings(BaseSettings):
     )
     redshift_copy_region: str = Field("", description="REGION of the stage bucket for COPY.")
 
+    # Data expectations (reference sets; empty = the data set's values, every US state).
+    expect_regions: list[str] = Field(default_factory=list, description="JSON list of regions.")
+    expect_segments: list[str] = Field(default_factory=list, description="JSON list of segments.")
+    expect_ship_modes: list[str] = Field(
+        default_factory=list, description="JSON list of ship modes."
+    )
+    expect_states: list[str] = Field(default_factory=list, description="JSON list of US states.")
+
+    # Continuous sync (`superstore run`): stale days re-exported and reloaded as they appear.
+    sync_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between syncs of the day still being written."
+    )
+
     # Operations (`superstore run`, `check`, alerts, metrics).
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible webhook.")
     alert_smtp_host: str = ""
@@ -120,10 +135,41 @@ class Settings(BaseSettings):
 
     # Dashboards (`superstore serve`): loopback by default; the pages are read-only.
     web_host: str = Field("127.0.0.1", description="Address the dashboard server binds.")
+    web_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host names the dashboards answer besides loopback and "
+        "the bind address (DNS rebinding guard).",
+    )
     web_port: int = Field(8000, ge=0, le=65535, description="Dashboard port; 0 picks a free one.")
     web_pg_dsn: SecretStr | None = Field(
         None, description="DSN of a read-only role for /today; default: pg_dsn, read-only session."
     )
+
+    # Sign-in, roles and row-level security of the dashboards (superstore.web.access).
+    web_auth: Literal["none", "token", "oidc"] = Field(
+        "none", description="Sign-in for the dashboards; 'none' allows loopback binds only."
+    )
+    web_tokens_file: Path | None = Field(
+        None, description="API token store (0600 JSON); default: data_dir/web_tokens.json."
+    )
+    web_session_secret: SecretStr | None = Field(
+        None, description="Key signing session cookies; default: a fresh one per start."
+    )
+    web_session_hours: float = Field(8.0, gt=0, le=720, description="Sign-in session lifetime.")
+    web_public_url: str = Field(
+        "", description="External base URL (redirect URIs; https makes cookies Secure)."
+    )
+    web_oidc_issuer: str = Field("", description="OpenID Connect issuer URL (discovery).")
+    web_oidc_client_id: str = ""
+    web_oidc_client_secret: SecretStr | None = None
+    web_oidc_scope: str = Field("openid profile email", description="Scopes asked for.")
+    web_oidc_role_claim: str = Field("roles", description="Claim holding the user's roles.")
+    web_oidc_roles: dict[str, WebRole] = Field(
+        default_factory=lambda: dict(_DEFAULT_ROLES),
+        description="JSON map: claim value -> viewer, analyst or admin (highest wins).",
+    )
+    web_oidc_regions_claim: str = Field("regions", description="Claim: regions a user may see.")
+    web_oidc_states_claim: str = Field("states", description="Claim: states a user may see.")
 
     @field_validator("timezone")
     @classmethod

@@ -54,7 +54,8 @@ def test_wrong_csv_header(bare_cli, tmp_path: Path) -> None:
 
 def test_produce_needs_exactly_one_mode(cli) -> None:
     result = cli("produce")
-    assert result.returncode == 2 and "exactly one of --replay or --live" in result.stderr
+    assert result.returncode == 2
+    assert "choose exactly one of --replay, --live, or --cancel/--return" in result.stderr
     result = cli("produce", "--replay", "--live")
     assert result.returncode == 2 and "Traceback" not in result.stderr
 

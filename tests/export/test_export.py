@@ -18,7 +18,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from superstore.clients import PgConfig
 from superstore.data import SUPERSTORE_COLUMNS, load_lines
-from superstore.errors import ConfigError, FatalError
+from superstore.errors import ConfigError, FatalError, TransientError
 from superstore.export import (
     DATA_FILES,
     VerifyError,
@@ -29,7 +29,7 @@ from superstore.export import (
     verify_day,
 )
 from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS
-from superstore.oltp import load_lines_direct
+from superstore.oltp import load_lines_direct, try_lock_export, unlock_export
 from superstore.storage import LakeConfig
 
 
@@ -62,7 +62,8 @@ def test_normal_day_matches_the_database(seed_pg: PgConfig, lake: LakeConfig, se
     part = Path(lake.partition_path(busiest))
     assert sorted(p.name for p in part.iterdir()) == sorted([*DATA_FILES, "_manifest.json"])
     header = (part / "orders.csv").read_text().splitlines()[0]
-    assert header.split(",") == [*SUPERSTORE_COLUMNS, "Line Number"]
+    outcome = ["Status", "Returned Quantity", "Returned Sales"]
+    assert header.split(",") == [*SUPERSTORE_COLUMNS, "Line Number", *outcome]
     rows = _csv_rows(part / "orders.csv")
     assert len(rows) == lines
     assert sum(Decimal(r["Sales"]) for r in rows) == sales
@@ -91,7 +92,7 @@ def test_normal_day_matches_the_database(seed_pg: PgConfig, lake: LakeConfig, se
     assert manifest.customers == len(customers) and manifest.products == len(products)
 
     doc = json.loads((part / "_manifest.json").read_text())
-    assert doc["sales"] == str(sales) and doc["lines"] == lines and doc["schema_version"] == 1
+    assert doc["sales"] == str(sales) and doc["lines"] == lines and doc["schema_version"] == 2
     assert doc["files"]["orders.csv"]["rows"] == lines
     assert {"pg_snapshot", "wal_lsn", "taken_at"} <= doc["snapshot"].keys()
     assert verify_day(lake, busiest) == manifest == read_manifest(lake, busiest)
@@ -208,7 +209,8 @@ def test_verify_catches_missing_files_and_wrong_counts(exported) -> None:
     doc["files"]["orders.parquet"]["rows"] -= 1
     doc["lines"] += 1
     manifest_path.write_text(json.dumps(doc))
-    with pytest.raises(VerifyError, match=r"orders\.csv: \d+ lines / \d+ orders"):
+    differ = r"orders\.csv: the file and the manifest differ: lines \d+ vs \d+"
+    with pytest.raises(VerifyError, match=differ):
         verify_day(lake, day)
     assert read_manifest(lake, day).lines == doc["lines"]
     manifest_path.unlink()
@@ -239,3 +241,15 @@ def test_database_without_the_schema_is_a_config_error(
         with pytest.raises(ConfigError, match="has no pipeline tables"):
             export_days(schemaless_pg, lake, days)
     assert list_partitions(lake) == []
+
+
+def test_one_export_of_a_lake_at_a_time(seed_pg: PgConfig, lake: LakeConfig) -> None:
+    """The lake's export lock is taken before the snapshot: a second exporter is turned
+    away instead of publishing a partition older than the first one's."""
+    day = dt.date(2016, 11, 8)
+    with seed_pg.connect(autocommit=True) as holder:
+        assert try_lock_export(holder, lake.url)
+        with pytest.raises(TransientError, match=r"another export to .* is running"):
+            export_day(seed_pg, lake, day)
+        unlock_export(holder, lake.url)
+    assert export_day(seed_pg, lake, day).lines > 0

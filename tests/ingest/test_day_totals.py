@@ -7,66 +7,22 @@ totals with the one a scan of the lines gives.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import threading
 from decimal import Decimal
 
-import psycopg
 import pytest
 
 from superstore.clients import PgConfig
 from superstore.contract import OrderLine
-from superstore.data import load_lines
-from superstore.oltp.batch import Batch, StagedLine, write_batch
+from superstore.oltp.batch import StagedLine
 from superstore.oltp.day_totals import drifted_days, tracked_days
 from superstore.oltp.migrate import migrate
-from superstore.oltp.today import TodaySnapshot, read_today
-from superstore.produce import LineSynthesizer
+from tests.support.ingest import Feed, flat, orders_of, snapshot
 
 TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = TODAY - dt.timedelta(days=1)
 OLD_DAY = dt.date(2015, 3, 1)
-
-
-class Feed:
-    """Writes batches as one consumer of one partition would (offsets move on)."""
-
-    def __init__(self, pg: PgConfig, partition: int = 0) -> None:
-        self.conn = pg.connect(autocommit=True)
-        self.partition = partition
-        self.stored: int | None = None
-
-    def write(self, lines: list[OrderLine]) -> None:
-        """One transaction: the lines at the next offsets of this partition."""
-        start = self.stored or 0
-        batch = Batch(
-            lines=[
-                StagedLine.from_line(line, "t", self.partition, start + i)
-                for i, line in enumerate(lines)
-            ]
-        )
-        batch.offsets[("t", self.partition)] = (self.stored, start + len(lines))
-        write_batch(self.conn, "g", batch)
-        self.stored = start + len(lines)
-
-
-def orders_of(day: dt.date, count: int, seed: int = 1) -> list[list[OrderLine]]:
-    """`count` synthetic orders dated `day`, each a list of its lines."""
-    synth = LineSynthesizer(load_lines(), seed=seed)
-    return [synth.order(day) for _ in range(count)]
-
-
-def flat(orders: list[list[OrderLine]]) -> list[OrderLine]:
-    return [line for order in orders for line in order]
-
-
-def snapshot(pg: PgConfig, day: dt.date) -> TodaySnapshot:
-    async def read() -> TodaySnapshot:
-        async with await psycopg.AsyncConnection.connect(pg.dsn, autocommit=True) as conn:
-            return await read_today(conn, day, "UTC")
-
-    return asyncio.run(read())
 
 
 def day_numbers(pg: PgConfig, day: dt.date) -> tuple[int, int, Decimal]:

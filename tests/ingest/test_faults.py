@@ -27,11 +27,15 @@ from pathlib import Path
 
 import pytest
 
+from superstore.check import run_check
 from superstore.clients import KafkaConfig, PgConfig
 from superstore.contract import OrderLine
 from superstore.faults import CRASH_ENV
+from superstore.oltp import migrate, refused_offsets
+from superstore.ops.pipeline import etl_days_step, export_days_step
 from superstore.produce import Record, produce_records
-from superstore.settings import Settings
+from superstore.produce.readback import read_topic
+from superstore.settings import Settings, load_settings
 from superstore.stack.kafka import start_kafka, stop_process
 from superstore.stack.postgres import start_postgres, stop_postgres
 from superstore.stack.state import process_alive
@@ -56,6 +60,7 @@ from tests.support.faults import (
 )
 from tests.support.malformed import (
     BAD_KIND_NAMES,
+    STORE_RULE,
     malformed,
     read_messages,
 )
@@ -128,6 +133,18 @@ def rng(request: pytest.FixtureRequest) -> random.Random:
     return random.Random(seed)
 
 
+def renamed(record: Record) -> Record:
+    """The same line with its customer under another name (a rename, not an error)."""
+    key, value = record
+    assert value is not None
+    return key, re.sub(rb'"customer_name":"([^"]*)"', rb'"customer_name":"\1 Jr."', value, count=1)
+
+
+def _refused_offsets(pg: PgConfig, topic: str) -> set[tuple[int, int]]:
+    with pg.connect(autocommit=True) as conn:
+        return refused_offsets(conn, topic)
+
+
 @pytest.fixture(scope="module")
 def stream(dataset: list[OrderLine]) -> tuple[list[Record], Expected]:
     """The 200,000 distinct lines every streaming scenario produces, and their totals."""
@@ -187,7 +204,7 @@ def test_twenty_kill_9s_lose_and_double_nothing(
     final = ingest_process(fresh_kafka, fresh_pg, "--batch-size", "2000", "--until-idle", "5")
     assert final.wait(timeout=300) == 0, final.output(30)
     ends = high_watermarks(fresh_kafka)
-    assert stored_offsets(fresh_pg, fresh_kafka.topic) == ends, "every message consumed once"
+    assert stored_offsets(fresh_pg, fresh_kafka.topic) == ends, final.output(60)
     assert sum(ends.values()) == STREAM
     lines, sales = assert_ingested_exactly(fresh_pg, expected)
     print(f"{len(kills)} kills [{', '.join(kills)}]; {lines:,} lines, sales {sales}")
@@ -330,13 +347,22 @@ def test_malformed_messages_all_dead_lettered_all_good_lines_kept(
     dataset: list[OrderLine],
     ingest_process: Callable[..., IngestProcess],
     rng: random.Random,
+    tmp_path: Path,
 ) -> None:
-    """10,000 malformed messages of 18 kinds among 100,000 good lines, ingested by a
+    """10,000 malformed messages of every kind (broken JSON and fields, NUL and other
+    control characters, non-ASCII digits, values outside the reference sets, broken
+    events, a row only the store's own rule refuses) among 100,000 good lines (some
+    renaming a customer, so one batch holds a customer under two names), ingested by a
     process killed before its 2nd commit, one killed after its 2nd commit, then one to the
     end: each bad message once in `rejected_lines` and in the DLQ topic, with its reason
-    and source; every good line once."""
+    and source; every good line once; `topic stats` and `check` count the same rejects,
+    and `check` is green once the days are exported and loaded."""
     good, expected = synthetic_stream(dataset, 100_000)
+    good = [renamed(record) if i % 50 == 7 else record for i, record in enumerate(good)]
     bad = malformed(dataset, 10_000)
+    migrate(fresh_pg)
+    with fresh_pg.connect(autocommit=True) as conn:
+        conn.execute(STORE_RULE)  # a rule of the store the contract does not know
     at_bad = set(rng.sample(range(110_000), 10_000))  # random places among the good lines
     pending_good, pending_bad = iter(good), iter(bad)
     records: list[Record] = []
@@ -400,3 +426,16 @@ def test_malformed_messages_all_dead_lettered_all_good_lines_kept(
         f"{lines:,} good lines, {sales}; rejected_lines 10,000; DLQ {len(dlq):,} messages, "
         f"{len(distinct):,} distinct sources ({repeats:,} re-sent); bad kinds {kinds}"
     )
+
+    settings = load_settings(
+        kafka_bootstrap=fresh_kafka.bootstrap, topic=fresh_kafka.topic,
+        dlq_topic=fresh_kafka.dlq_topic, pg_dsn=fresh_pg.dsn, data_dir=tmp_path / "pipeline",
+    )  # fmt: skip
+    summary = read_topic(fresh_kafka, refused=_refused_offsets(fresh_pg, fresh_kafka.topic))
+    assert (summary.valid, summary.invalid) == (100_000, 10_000), summary
+    assert summary.sales_sum == expected.sales
+    days = sorted(expected.per_day)
+    export_days_step(days, settings)
+    etl_days_step(days, settings)
+    report = run_check(settings, until=days[-1])
+    assert report.ok, [d.describe() for d in report.differences[:5]] + report.problems

@@ -54,4 +54,3 @@ def test_commits_lost_under_a_running_consumer_are_read_again(
     assert stats.fenced >= 1, "the next batch found the offsets it expected missing"
     assert sum(stored_offsets(fresh_pg, fresh_kafka.topic).values()) == 30_000
     assert_ingested_exactly(fresh_pg, expected)
-

@@ -1,4 +1,4 @@
-"""The Airflow DAG parses and wires export -> etl -> check, without installing Airflow.
+"""The Airflow DAGs parse and wire export -> etl -> sync_stale -> check, without Airflow.
 
 Airflow is heavy and not a dependency; a minimal stand-in of the names the
 DAG file imports records what the file builds, so this fast test checks the
@@ -56,7 +56,8 @@ class _Cron:
 
 def _load(monkeypatch: pytest.MonkeyPatch, **env: str) -> types.ModuleType:
     """Execute the DAG file against the stand-ins, with `env` as the SUPERSTORE_* settings."""
-    for key in ("SUPERSTORE_PYTHON", "SUPERSTORE_TIMEZONE", "SUPERSTORE_SCHEDULE_TIME"):
+    for key in ("SUPERSTORE_PYTHON", "SUPERSTORE_TIMEZONE", "SUPERSTORE_SCHEDULE_TIME",
+                "SUPERSTORE_AIRFLOW_SYNC_MINUTES"):  # fmt: skip
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -90,10 +91,22 @@ def _run(logical: str | None, run_after: str = "2026-06-01T12:00:00+00:00") -> o
 
 def test_tasks_and_dependencies(dag: _DAG) -> None:
     assert dag.dag_id == "superstore_daily"
-    assert set(dag.tasks) == {"export", "etl", "check"}
+    assert set(dag.tasks) == {"export", "etl", "sync_stale", "check"}
     assert [t.task_id for t in dag.tasks["export"].downstream] == ["etl"]
-    assert [t.task_id for t in dag.tasks["etl"].downstream] == ["check"]
+    assert [t.task_id for t in dag.tasks["etl"].downstream] == ["sync_stale"]
+    assert [t.task_id for t in dag.tasks["sync_stale"].downstream] == ["check"]
     assert dag.tasks["check"].downstream == []
+
+
+def test_the_sync_dag_runs_often_without_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
+    sync = _load(monkeypatch).sync_dag
+    assert sync.dag_id == "superstore_sync" and set(sync.tasks) == {"sync_stale"}
+    assert sync.kwargs["catchup"] is False and sync.kwargs["max_active_runs"] == 1
+    assert sync.kwargs["schedule"].cron == "*/5 * * * *"
+    task = sync.tasks["sync_stale"]
+    assert task.op_kwargs == {} and "sync_stale_step" in task.python_callable.__code__.co_names
+    faster = _load(monkeypatch, SUPERSTORE_AIRFLOW_SYNC_MINUTES="2").sync_dag
+    assert faster.kwargs["schedule"].cron == "*/2 * * * *"
 
 
 def test_retries_schedule_and_catchup(dag: _DAG) -> None:
@@ -119,7 +132,9 @@ def test_schedule_follows_the_pipeline_settings(monkeypatch: pytest.MonkeyPatch)
 def test_tasks_call_the_project_api_in_its_venv(dag: _DAG) -> None:
     import superstore.ops.pipeline as pipeline
 
-    for task_id, fn in [("export", "export_step"), ("etl", "etl_step"), ("check", "check_step")]:
+    steps = [("export", "export_step"), ("etl", "etl_step"), ("sync_stale", "sync_stale_step"),
+             ("check", "check_step")]  # fmt: skip
+    for task_id, fn in steps:
         task = dag.tasks[task_id]
         assert task.op_kwargs == {"day": "{{ finished_day(dag_run) }}"}
         assert task.kwargs["python"] == str(REPO / ".venv" / "bin" / "python")

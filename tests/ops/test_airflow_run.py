@@ -196,10 +196,10 @@ def _run_for_day(airflow_bin: Path, env: dict[str, str], day: dt.date) -> str:
     return run["logical_date"]
 
 
-def _dags_test(airflow_bin: Path, env: dict[str, str], logical_date: str):
-    """`airflow dags test` of the DAG, then the state of each of its tasks in that run."""
-    done = _airflow(airflow_bin, env, "dags", "test", DAG_ID, logical_date, check=False)
-    states = _airflow(airflow_bin, env, "tasks", "states-for-dag-run", DAG_ID, logical_date,
+def _dags_test(airflow_bin: Path, env: dict[str, str], logical_date: str, dag_id: str = DAG_ID):
+    """`airflow dags test` of a DAG, then the state of each of its tasks in that run."""
+    done = _airflow(airflow_bin, env, "dags", "test", dag_id, logical_date, check=False)
+    states = _airflow(airflow_bin, env, "tasks", "states-for-dag-run", dag_id, logical_date,
                       "-o", "json")  # fmt: skip
     return done, {t["task_id"]: t["state"] for t in _last_json(states.stdout)}  # type: ignore[union-attr]
 
@@ -224,7 +224,8 @@ def test_scheduled_run_exports_and_loads_the_finished_day(
     done, states = _dags_test(airflow_bin, env, logical_date)
 
     assert done.returncode == 0, _tail(done)
-    assert states == {"export": "success", "etl": "success", "check": "success"}, _tail(done)
+    assert states == {"export": "success", "etl": "success", "sync_stale": "success",
+                      "check": "success"}, _tail(done)  # fmt: skip
     settings = _settings(pipeline)
     lake = LakeConfig.from_settings(settings)
     assert list_partitions(lake) == [DAY], "only the finished day, not the day the run is in"
@@ -250,7 +251,8 @@ def test_disagreeing_layers_fail_the_check_task(
     done, states = _dags_test(airflow_bin, env, _run_for_day(airflow_bin, env, DAY))
 
     assert done.returncode != 0 and "DagRun failed" in _text(done), _tail(done)
-    assert states == {"export": "success", "etl": "success", "check": "failed"}, _tail(done)
+    assert states == {"export": "success", "etl": "success", "sync_stale": "success",
+                      "check": "failed"}, _tail(done)  # fmt: skip
     expected = f"{DAY}: kafka has {len(lines)} lines"
     assert "reconciliation failed" in _text(done) and expected in _text(done)
 
@@ -265,9 +267,57 @@ def test_failed_export_stops_the_run(
     done, states = _dags_test(airflow_bin, env, _run_for_day(airflow_bin, env, DAY))
 
     assert done.returncode != 0, _tail(done)
-    assert states == {"export": "failed", "etl": "upstream_failed", "check": "upstream_failed"}, (
-        _tail(done)
-    )
+    skipped = {"etl", "sync_stale", "check"}
+    assert states == {"export": "failed"} | dict.fromkeys(skipped, "upstream_failed"), _tail(done)
     assert "PostgreSQL at" in _text(done) and "is unreachable" in _text(done)
     assert not (tmp_path / "lake").exists(), "export wrote nothing"
     assert not (tmp_path / "warehouse.duckdb").exists(), "etl never ran"
+
+
+def _corrected(line: OrderLine, sales: str) -> OrderLine:
+    return line.model_copy(update={"sales": Decimal(sales)})
+
+
+def test_days_changed_after_their_export_are_synced(
+    airflow_bin: Path, airflow_env: dict[str, str], stack_settings: Settings,
+    fresh_kafka: KafkaConfig, fresh_pg: PgConfig, days: dict, tmp_path: Path,
+) -> None:  # fmt: skip
+    """A correction and a late line for an exported day: the daily run's sync_stale
+    task re-exports and reloads it before the check, and the sync DAG alone does
+    the same for a change made after that."""
+    early = DAY - dt.timedelta(days=30)
+    past = _redated(dt.date(2017, 11, 3), early)
+    _into_kafka_and_pg(fresh_kafka, fresh_pg, past, past)
+    pipeline = _pipeline(stack_settings, fresh_kafka, fresh_pg, tmp_path)
+    settings = _settings(pipeline)
+    from superstore.ops.pipeline import etl_step, export_step
+
+    export_step(early, settings)
+    etl_step(early, settings)
+    correction = _corrected(past[0], "300.00")
+    late = past[1].model_copy(update={"line_number": 99, "row_id": 99_999})
+    _into_kafka_and_pg(fresh_kafka, fresh_pg, [correction, late, *days[DAY]],
+                       [correction, late, *days[DAY]])  # fmt: skip
+    env = {**airflow_env, **pipeline}
+
+    done, states = _dags_test(airflow_bin, env, _run_for_day(airflow_bin, env, DAY))
+
+    assert done.returncode == 0, _tail(done)
+    assert states["sync_stale"] == "success" and states["check"] == "success", _tail(done)
+    expected = dataset_stats([correction, late, *past[1:]])
+    manifest = verify_day(LakeConfig.from_settings(settings), early)
+    assert (manifest.lines, manifest.sales) == (expected.lines, expected.sales)
+    with warehouse_config(settings).open() as warehouse:
+        facts = warehouse_layer(warehouse)
+    assert (facts.days[early].lines, facts.days[early].sales) == (expected.lines, expected.sales)
+
+    again = _corrected(past[0], "12.34")
+    _into_kafka_and_pg(fresh_kafka, fresh_pg, [again], [again])
+    sync_run = dt.datetime.combine(DAY + dt.timedelta(days=2), dt.time(9, 5), dt.UTC)
+    done, states = _dags_test(airflow_bin, env, sync_run.isoformat(), dag_id="superstore_sync")
+
+    assert done.returncode == 0 and states == {"sync_stale": "success"}, _tail(done)
+    expected = dataset_stats([again, late, *past[1:]])
+    assert verify_day(LakeConfig.from_settings(settings), early).sales == expected.sales
+    with warehouse_config(settings).open() as warehouse:
+        assert warehouse_layer(warehouse).days[early].sales == expected.sales

@@ -59,11 +59,85 @@ MORE_BAD: dict[str, tuple[Callable[[OrderLine, str], bytes | None], str]] = {
         lambda t, k: broken(t, k, coupon="SAVE10"),
         "coupon: Extra inputs are not permitted",
     ),
-    "nul_in_text": (  # valid JSON and contract; only PostgreSQL refuses it (bisection)
+    # What PostgreSQL would refuse, refused by the validator first (same verdict in any batch).
+    "nul_in_text": (
         lambda t, k: broken(t, k, product_name=t.product_name + "\u0000"),
+        "product_name: Value error, must not contain control characters (found U+0000",
+    ),
+    "nul_in_customer": (  # a NUL once let a neighbour's name through: judged alone now
+        lambda t, k: broken(t, k, customer_name=t.customer_name + "\u0000"),
+        "customer_name: Value error, must not contain control characters (found U+0000",
+    ),
+    "control_in_text": (
+        lambda t, k: broken(t, k, city="Hen\u0007derson"),
+        "city: Value error, must not contain control characters (found U+0007",
+    ),
+    "non_ascii_digits": (
+        lambda t, k: broken(t, k, sales="\u0661\u0662.50"),
+        "sales.constrained-str: String should match pattern",
+    ),
+    "fullwidth_quantity": (
+        lambda t, k: broken(t, k, quantity="\uff13"),
+        "quantity: Input should be a valid integer",
+    ),
+    # Data expectations: reference sets.
+    "unexpected_region": (
+        lambda t, k: broken(t, k, region="-2+3"),
+        "region: '-2+3' is not an expected region",
+    ),
+    "unexpected_state": (
+        lambda t, k: broken(t, k, state="@SUM(1+1)"),
+        "state: '@SUM(1+1)' is not an expected state",
+    ),
+    "unexpected_segment": (
+        lambda t, k: broken(t, k, segment="VIP"),
+        "segment: 'VIP' is not an expected segment",
+    ),
+    "unexpected_ship_mode": (
+        lambda t, k: broken(t, k, ship_mode="Teleport"),
+        "ship_mode: 'Teleport' is not an expected ship_mode",
+    ),
+    # Order events.
+    "unknown_event": (
+        lambda t, k: event(k, event="order_lost"),
+        "event: Input should be 'order_cancelled' or 'order_returned'",
+    ),
+    "event_time_number": (
+        lambda t, k: event(k, event_time=1483228800),
+        "event_time must be an RFC 3339 time with a zone",
+    ),
+    "event_time_without_zone": (
+        lambda t, k: event(k, event_time="2017-01-01T10:00:00"),
+        "event_time must be an RFC 3339 time with a zone",
+    ),
+    "cancellation_with_lines": (
+        lambda t, k: event(k, lines=[{"line_number": 1}]),
+        "lines: only a return names lines",
+    ),
+    "return_of_zero": (
+        lambda t, k: event(k, event="order_returned", lines=[{"line_number": 1, "quantity": 0}]),
+        "lines.0.quantity: Input should be greater than or equal to 1",
+    ),
+    # Valid by the contract, refused by a rule the store has and the contract does not
+    # (the test adds a CHECK constraint, as a DBA might): isolated by bisection.
+    "refused_by_store": (
+        lambda t, k: broken(t, k, quantity=STORE_LIMIT + 1),
         "refused by PostgreSQL",
     ),
 }
+
+
+def event(key: str, **changes: object) -> bytes:
+    """A cancellation of order `key`, with `changes`."""
+    doc = {"event": "order_cancelled", "order_id": key, "event_time": "2017-01-01T10:00:00Z"}
+    return json.dumps(doc | changes).encode()
+
+
+#: The quantity the fault suite's CHECK constraint allows at most (`refused_by_store`).
+STORE_LIMIT = 1_000_000
+STORE_RULE = (
+    f"ALTER TABLE order_lines ADD CONSTRAINT flood_quantity CHECK (quantity <= {STORE_LIMIT})"
+)
 
 
 PROJECT_BAD = {
@@ -98,9 +172,9 @@ class Malformed:
 def malformed(dataset: list[OrderLine], count: int) -> list[Malformed]:
     """`count` malformed records with distinct keys, cycling through the kinds."""
     out = []
-    cycle = [k for k in BAD_KIND_NAMES if k != "nul_in_text"]
+    cycle = [k for k in BAD_KIND_NAMES if k != "refused_by_store"]
     for i in range(count):
-        kind = "nul_in_text" if i % REFUSED_EVERY == 1 else cycle[i % len(cycle)]
+        kind = "refused_by_store" if i % REFUSED_EVERY == 1 else cycle[i % len(cycle)]
         template = dataset[i % len(dataset)]
         if kind in PROJECT_BAD:
             key, value = bad_record(kind, template, i)

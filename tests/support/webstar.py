@@ -8,7 +8,7 @@ dashboards never interpret.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -45,7 +45,8 @@ _LOAD = [
     """INSERT INTO star.sales_fact
        SELECT s.order_id || '#' || s.line_number, s.order_id, s.line_number,
               CAST(strftime(s.order_date, '%Y%m%d') AS INTEGER), c.customer_key, p.product_key,
-              l.location_key, s.ship_mode, s.ship_date, s.sales, s.quantity, s.discount, s.profit
+              l.location_key, s.ship_mode, s.ship_date, s.sales, s.quantity, s.discount, s.profit,
+              s.status, s.returned_quantity, s.returned_sales
        FROM src s
        JOIN star.customer_dim c USING (customer_id)
        JOIN star.product_dim p USING (product_id, product_name)
@@ -55,10 +56,23 @@ _LOAD = [
 ]
 
 
-def build_star(path: Path, lines: Sequence[OrderLine]) -> Path:
-    """Create (or replace) a DuckDB star schema holding `lines`; returns the file."""
+Outcome = tuple[str, int | None, Decimal]  # status, returned quantity, returned sales
+SOLD: Outcome = ("sold", None, Decimal(0))
+
+
+def build_star(
+    path: Path, lines: Sequence[OrderLine], outcomes: Mapping[str, Outcome] | None = None
+) -> Path:
+    """Create (or replace) a DuckDB star schema holding `lines`; returns the file.
+
+    `outcomes` gives some lines (by `OrderLine.key`) a status other than sold.
+    """
     path.unlink(missing_ok=True)
-    rows = {c: [getattr(x, c) for x in lines] for c in _COLUMNS}
+    rows: dict[str, list[object]] = {c: [getattr(x, c) for x in lines] for c in _COLUMNS}
+    fates = [(outcomes or {}).get(x.key, SOLD) for x in lines]
+    rows["status"] = [f[0] for f in fates]
+    rows["returned_quantity"] = [f[1] for f in fates]
+    rows["returned_sales"] = [f[2] for f in fates]
     table = pa.table(rows)  # Decimals arrive as Arrow decimals, dates as dates
     with duckdb.connect(str(path)) as con:
         for statement in create_statements("duckdb", "star"):

@@ -70,7 +70,7 @@ def test_merge_and_check_statements_parse_as_redshift() -> None:
 
     def query(sql: str) -> list[tuple]:
         seen.append(render(sql, "redshift"))
-        return [(20140103, 2, Decimal("1.0000"))] if "SUM(" in sql else []
+        return [(20140103, 2, Decimal("1.0000"), 0, 0, 0, 0)] if "SUM(" in sql else []
 
     run_checks(query, "star", {dt.date(2014, 1, 3): DayTotals(2, Decimal(1))})
     assert len(seen) >= 7

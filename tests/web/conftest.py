@@ -96,16 +96,30 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Browser, server: DashboardServer) -> Iterator[Page]:
-    """A fresh page; the test fails if the page logged any console error or threw."""
-    context = browser.new_context(
-        base_url=server.url, viewport={"width": 1400, "height": 1000}, accept_downloads=True
-    )
-    tab = context.new_page()
+DESKTOP = {"width": 1400, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+
+
+def _watched_page(browser: Browser, server: DashboardServer, **context: object) -> Iterator[Page]:
+    tab_context = browser.new_context(base_url=server.url, accept_downloads=True, **context)  # type: ignore[arg-type]
+    tab = tab_context.new_page()
     errors: list[str] = []
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     yield tab
-    context.close()
+    tab_context.close()
     assert errors == [], f"console errors: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, server: DashboardServer) -> Iterator[Page]:
+    """A fresh desktop page (1400x1000); the test fails if it logged a console error or threw."""
+    yield from _watched_page(browser, server, viewport=DESKTOP)
+
+
+@pytest.fixture
+def phone_page(browser: Browser, server: DashboardServer) -> Iterator[Page]:
+    """A fresh phone page (390x844, touch, 3x pixels), failing on console errors too."""
+    yield from _watched_page(
+        browser, server, viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True
+    )

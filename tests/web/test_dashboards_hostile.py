@@ -93,7 +93,7 @@ def hostile_server(
 def test_analytics_shows_hostile_labels_as_text(page: Page, hostile_server: DashboardServer):
     page.goto(f"{hostile_server.url}/analytics")
     wait_ready(page)
-    expect(page.locator("#state-slicer option").filter(has_text="HYPERLINK")).to_have_text(FORMULA)
+    expect(page.locator("#state-options label").filter(has_text="HYPERLINK")).to_have_text(FORMULA)
     chart = page.locator("#chart-segments")
     expect(chart).to_have_attribute("data-finished", "1")
     x, y = page.evaluate(POINT_JS, ["chart-segments", "pie", IMG])
@@ -101,7 +101,8 @@ def test_analytics_shows_hostile_labels_as_text(page: Page, hostile_server: Dash
     expect(page.locator("#chart-segments div").filter(has_text="onerror")).to_contain_text(IMG)
     click_chart(page, "chart-segments", "pie", IMG)  # a hostile value still filters correctly
     expect(page.locator("#kpi-sales")).to_have_text("$1,000.00")
-    expect(page.locator('#chips [data-filter="segment"]')).to_have_text(f"segment: {IMG}")
+    expect(page.locator('#chips [data-filter="segment"]')).to_have_attribute("data-value", IMG)
+    expect(page.locator('#chips [data-filter="segment"]')).to_contain_text(IMG)
     assert_nothing_ran(page)
 
 

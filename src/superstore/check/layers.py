@@ -7,14 +7,22 @@ many orders, what exact sales sum?", so reconciliation is one comparison.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from confluent_kafka import Message
 from pydantic import ValidationError
 
+from superstore.check.replay import Line, OrderFate, fold_days
 from superstore.clients import KafkaConfig, PgConfig
-from superstore.contract import WireError, decode_wire, line_key
+from superstore.contract import (
+    DEFAULT_EXPECTATIONS,
+    Expectations,
+    OrderEvent,
+    WireError,
+    decode_message,
+)
 from superstore.export import VerifyError, list_partitions, verify_day
 from superstore.oltp import drifted_days, orphan_counts, rejected_count, totals_by_day, tracked_days
 from superstore.produce import deleted_by_retention, scan_topic
@@ -22,6 +30,7 @@ from superstore.storage import LakeConfig
 from superstore.warehouse import Warehouse
 
 __all__ = [
+    "ZERO",
     "DayTotals",
     "LayerTotals",
     "kafka_layer",
@@ -33,15 +42,50 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DayTotals:
-    """Lines, orders and the exact sales sum of one day in one layer."""
+    """One day in one layer: lines, orders, exact sales, and the cancelled and returned part."""
 
     lines: int
     orders: int
     sales: Decimal
+    cancelled_lines: int = 0
+    cancelled_sales: Decimal = Decimal(0)
+    returned_lines: int = 0
+    returned_sales: Decimal = Decimal(0)
 
     def as_json(self) -> dict[str, object]:
-        """JSON form: sales as an exact decimal string."""
-        return {"lines": self.lines, "orders": self.orders, "sales": str(self.sales)}
+        """JSON form: money as exact decimal strings."""
+        return {
+            "lines": self.lines,
+            "orders": self.orders,
+            "sales": str(self.sales),
+            "cancelled_lines": self.cancelled_lines,
+            "cancelled_sales": str(self.cancelled_sales),
+            "returned_lines": self.returned_lines,
+            "returned_sales": str(self.returned_sales),
+        }
+
+    def __add__(self, other: DayTotals) -> DayTotals:
+        return DayTotals(
+            self.lines + other.lines,
+            self.orders + other.orders,
+            self.sales + other.sales,
+            self.cancelled_lines + other.cancelled_lines,
+            self.cancelled_sales + other.cancelled_sales,
+            self.returned_lines + other.returned_lines,
+            self.returned_sales + other.returned_sales,
+        )
+
+
+ZERO = DayTotals(0, 0, Decimal(0))
+
+
+def _totals(row: Sequence[object]) -> DayTotals:
+    """(lines, orders, sales, cancelled lines, cancelled sales, returned lines, returned sales)."""
+    n, o, s, cl, cs, rl, rs = row
+    return DayTotals(
+        int(str(n)), int(str(o)), Decimal(str(s)), int(str(cl)), Decimal(str(cs)),
+        int(str(rl)), Decimal(str(rs)),
+    )  # fmt: skip
 
 
 @dataclass
@@ -55,14 +99,10 @@ class LayerTotals:
     @property
     def total(self) -> DayTotals:
         """Sum over all days."""
-        return DayTotals(
-            sum(d.lines for d in self.days.values()),
-            sum(d.orders for d in self.days.values()),
-            sum((d.sales for d in self.days.values()), Decimal(0)),
-        )
+        return sum(self.days.values(), ZERO)
 
     def as_json(self) -> dict[str, object]:
-        """One object per layer: lines, orders, sales (string) and per-day breakdown."""
+        """One object per layer: its totals and the per-day breakdown."""
         return {
             "layer": self.name,
             **self.total.as_json(),
@@ -71,41 +111,48 @@ class LayerTotals:
         }
 
 
-def _fold(rows: list[tuple[dt.date, str, Decimal]]) -> dict[dt.date, DayTotals]:
-    """(day, order_id, sales) rows -> per-day totals."""
-    lines: dict[dt.date, int] = {}
-    orders: dict[dt.date, set[str]] = {}
-    sales: dict[dt.date, Decimal] = {}
-    for day, order_id, amount in rows:
-        lines[day] = lines.get(day, 0) + 1
-        orders.setdefault(day, set()).add(order_id)
-        sales[day] = sales.get(day, Decimal(0)) + amount
-    return {d: DayTotals(lines[d], len(orders[d]), sales[d]) for d in lines}
+def kafka_layer(
+    config: KafkaConfig,
+    timeout: float = 120.0,
+    expect: Expectations = DEFAULT_EXPECTATIONS,
+    refused: Collection[tuple[int, int]] = (),
+) -> LayerTotals:
+    """The topic replayed: the latest valid version of each line, with the order events.
 
-
-def kafka_layer(config: KafkaConfig, timeout: float = 120.0) -> LayerTotals:
-    """Distinct valid lines in the topic (replays counted once), per order date.
-
-    Also notes raw message counts and the DLQ size, so a reader sees what the
-    topic holds beyond the distinct lines.
+    Messages the ingest dead-lettered for a reason of PostgreSQL's (``refused``,
+    as (partition, offset) from `rejected_lines`) count as rejected here too, so
+    the two layers agree on what is valid. Notes raw message counts and the DLQ
+    size, so a reader sees what the topic holds beyond the distinct lines.
     """
-    latest: dict[str, tuple[dt.date, str, Decimal]] = {}
-    invalid = 0
+    latest: dict[tuple[str, int], Line] = {}
+    fates: dict[str, OrderFate] = {}
+    counts = {"invalid": 0, "events": 0}
+    skip = set(refused)
 
-    def visit(value: bytes | None) -> None:
-        nonlocal invalid
+    def visit(msg: Message) -> None:
+        if (msg.partition(), msg.offset()) in skip:
+            counts["invalid"] += 1
+            return
         try:
-            doc = decode_wire(value)
+            doc = decode_message(msg.value(), expect)
         except (ValidationError, WireError, ValueError):
-            invalid += 1
+            counts["invalid"] += 1
+            return
+        if isinstance(doc, OrderEvent):
+            counts["events"] += 1
+            fates.setdefault(doc.order_id, OrderFate()).add(doc)
             return
         day = dt.date.fromisoformat(doc.order_date)
-        latest[line_key(doc)] = (day, doc.order_id, Decimal(str(doc.sales)))
+        quantity = doc.quantity
+        latest[doc.order_id, doc.line_number] = Line(
+            day, doc.order_id, doc.line_number, Decimal(str(doc.sales)), quantity
+        )
 
-    messages = scan_topic(config, config.topic, visit, timeout)
+    messages = scan_topic(config, config.topic, lambda _: None, timeout, on_message=visit)
     dlq = scan_topic(config, config.dlq_topic, lambda _: None, timeout)
-    layer = LayerTotals("kafka", _fold(list(latest.values())))
-    layer.notes = {"messages": messages, "invalid": invalid, "dlq_messages": dlq}
+    days = {day: _totals(f.row()) for day, f in fold_days(latest.values(), fates).items()}
+    layer = LayerTotals("kafka", days)
+    layer.notes = {"messages": messages, **counts, "dlq_messages": dlq}
     deleted = deleted_by_retention(config, config.topic)
     if deleted:
         layer.notes["deleted_by_retention"] = deleted
@@ -120,7 +167,7 @@ def postgres_layer(pg: PgConfig) -> LayerTotals:
         rejected = rejected_count(conn)
         drifted = drifted_days(conn)
         tracked = len(tracked_days(conn))
-    layer = LayerTotals("postgres", {d: DayTotals(n, o, s) for d, n, o, s in rows})
+    layer = LayerTotals("postgres", {day: _totals(rest) for day, *rest in rows})
     layer.notes = {
         "orphan_lines": orphans,
         "orphan_orders": orphan_orders,
@@ -150,7 +197,10 @@ def lake_layer(
             bad[day.isoformat()] = str(exc)
             continue
         if manifest.lines:
-            layer.days[day] = DayTotals(manifest.lines, manifest.orders, manifest.sales)
+            layer.days[day] = DayTotals(
+                manifest.lines, manifest.orders, manifest.sales, manifest.cancelled_lines,
+                manifest.cancelled_sales, manifest.returned_lines, manifest.returned_sales,
+            )  # fmt: skip
         if on_progress:
             on_progress(i, len(days))
     layer.notes = {"partitions": len(days)}
@@ -162,7 +212,11 @@ def lake_layer(
 # Facts joined through EVERY dimension: a missing or duplicated dimension row
 # (fan-out) changes the totals, so this is also the no-fan-out proof.
 _WAREHOUSE_SQL = """
-SELECT t.full_date, count(*), count(DISTINCT f.order_id), sum(f.sales)
+SELECT t.full_date, count(*), count(DISTINCT f.order_id), sum(f.sales),
+       sum(CASE WHEN f.status = 'cancelled' THEN 1 ELSE 0 END),
+       sum(CASE WHEN f.status = 'cancelled' THEN f.sales ELSE 0 END),
+       sum(CASE WHEN f.status IN ('returned', 'partly returned') THEN 1 ELSE 0 END),
+       sum(f.returned_sales)
 FROM {s}.sales_fact f
 JOIN {s}.time_dim t ON t.time_key = f.time_key
 JOIN {s}.customer_dim c ON c.customer_key = f.customer_key
@@ -177,10 +231,7 @@ def warehouse_layer(warehouse: Warehouse) -> LayerTotals:
     schema = warehouse.schema
     rows = warehouse.query(_WAREHOUSE_SQL.format(s=schema))
     bare = warehouse.query(f"SELECT count(*) FROM {schema}.sales_fact")[0][0]
-    layer = LayerTotals(
-        "warehouse",
-        {_as_date(d): DayTotals(int(n), int(o), Decimal(str(s))) for d, n, o, s in rows},
-    )
+    layer = LayerTotals("warehouse", {_as_date(day): _totals(rest) for day, *rest in rows})
     joined = layer.total.lines
     if int(bare) != joined:
         layer.notes["facts_lost_in_joins"] = int(bare) - joined

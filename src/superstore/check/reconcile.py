@@ -12,13 +12,10 @@ import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from superstore.check.layers import DayTotals, LayerTotals
+from superstore.check.layers import ZERO, DayTotals, LayerTotals
 
 __all__ = ["Difference", "Report", "reconcile"]
-
-_ZERO = DayTotals(0, 0, Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -34,10 +31,17 @@ class Difference:
     def describe(self) -> str:
         """One line naming the day, the layers and the figures."""
         e, f = self.expected, self.found
-        return (
+        text = (
             f"{self.day}: {self.upstream} has {e.lines} lines / {e.orders} orders / sales "
             f"{e.sales}, {self.downstream} has {f.lines} / {f.orders} / {f.sales}"
         )
+        for what in ("cancelled", "returned"):
+            lines, sales = (f"{what}_lines", f"{what}_sales")
+            ours = (getattr(e, lines), getattr(e, sales))
+            theirs = (getattr(f, lines), getattr(f, sales))
+            if ours != theirs:
+                text += f"; {what} {ours[0]} lines / {ours[1]} vs {theirs[0]} / {theirs[1]}"
+        return text
 
     def as_json(self) -> dict[str, object]:
         """JSON form of the difference."""
@@ -81,7 +85,7 @@ def _compare(a: LayerTotals, b: LayerTotals, until: dt.date | None) -> list[Diff
         days = {d for d in days if d <= until}
     out = []
     for day in sorted(days):
-        left, right = a.days.get(day, _ZERO), b.days.get(day, _ZERO)
+        left, right = a.days.get(day, ZERO), b.days.get(day, ZERO)
         if left != right:
             out.append(Difference(a.name, b.name, day, left, right))
     return out

@@ -14,6 +14,8 @@ from superstore.check.layers import (
     warehouse_layer,
 )
 from superstore.check.reconcile import Report, reconcile
+from superstore.contract import Expectations
+from superstore.oltp import refused_offsets
 from superstore.settings import Settings
 from superstore.stack import kafka_config, pg_config
 from superstore.storage import LakeConfig
@@ -38,7 +40,13 @@ def run_check(
     """Per-day totals of every layer, compared pairwise (Kafka on all days, the rest to `until`)."""
     layers: list[LayerTotals] = []
     if include_kafka:
-        layers.append(kafka_layer(kafka_config(settings)))
+        pg = pg_config(settings)
+        kafka = kafka_config(settings)
+        with pg.connect(autocommit=True) as conn:
+            refused = refused_offsets(conn, kafka.topic)
+        layers.append(
+            kafka_layer(kafka, expect=Expectations.from_settings(settings), refused=refused)
+        )
     layers.append(postgres_layer(pg_config(settings)))
     layers.append(lake_layer(LakeConfig.from_settings(settings)))
     if include_warehouse:

@@ -18,6 +18,7 @@ from superstore.cli import serve as serve_cmd
 from superstore.cli import stack as stack_cmd
 from superstore.cli import status as status_cmd
 from superstore.cli import topic as topic_cmd
+from superstore.cli import web as web_cmd
 from superstore.logs import setup_logging
 from superstore.settings import load_settings
 
@@ -45,6 +46,7 @@ app.command("export")(export_cmd.export)
 app.command("etl")(etl_cmd.etl)
 app.add_typer(topic_cmd.app, name="topic")
 app.command("serve")(serve_cmd.serve)
+app.add_typer(web_cmd.app, name="web")
 
 
 def _version(value: bool) -> None:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from superstore.errors import InputError
 from superstore.settings import Settings
+from superstore.stack import pg_config
 from superstore.storage import LakeConfig
 
 if TYPE_CHECKING:  # imported by the command: the CLI starts without DuckDB, Arrow, numpy
@@ -53,6 +54,12 @@ def etl(
     ),
     end: dt.datetime = typer.Option(None, "--to", formats=_DATE, help="Last day (inclusive)."),
     every: bool = typer.Option(False, "--all", help="Every partition in the lake."),
+    stale: bool = typer.Option(
+        False,
+        "--stale",
+        help="The days whose partition is newer than what the warehouse loaded "
+        "(re-exported after a change); needs the PostgreSQL the lake was exported from.",
+    ),
     engine: str = typer.Option(
         None, "--engine", help="duckdb (default, in process) or spark (env SUPERSTORE_ETL_ENGINE)."
     ),
@@ -108,23 +115,32 @@ def etl(
     SUPERSTORE_REDSHIFT_STAGE_URL (s3:// prefix COPY reads from).
     """
     # lazy: the ETL loads Arrow and DuckDB (thread pools); the CLI stays single-threaded
-    from superstore.etl import ENGINES, engine_config, run_etl, select_days
+    from superstore.etl import ENGINES, behind_in_warehouse, engine_config, run_etl, select_days
     from superstore.warehouse import TARGETS, warehouse_config
 
     settings: Settings = ctx.obj
     updates = {"lake_url": lake_url, "warehouse_path": warehouse_path}
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
     lake = LakeConfig.from_settings(settings)
-    if not (dates or start or end or every):
-        dates = [dt.datetime.now(ZoneInfo(settings.timezone))]
-    days = select_days(
-        lake,
-        dates=[d.date() for d in dates or []],
-        start=start.date() if start else None,
-        end=end.date() if end else None,
-        all_days=every,
-    )
     target = warehouse_config(settings, kind=_choice(warehouse, tuple(TARGETS), "--warehouse"))
+    if stale:
+        if dates or start or end or every:
+            raise InputError("--stale chooses the days itself: no --date, --from/--to or --all")
+        with pg_config(settings).connect(autocommit=True) as conn, target.open() as store:
+            days = behind_in_warehouse(conn, lake, store)
+        if not days:
+            console.print(f"[green]✓[/] no stale day: {target.kind} holds every partition's mark")
+            return
+    else:
+        if not (dates or start or end or every):
+            dates = [dt.datetime.now(ZoneInfo(settings.timezone))]
+        days = select_days(
+            lake,
+            dates=[d.date() for d in dates or []],
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+            all_days=every,
+        )
     started = time.monotonic()
     with (
         engine_config(

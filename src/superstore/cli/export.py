@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from superstore.errors import InputError
+from superstore.oltp import stale_days
 from superstore.settings import Settings
 from superstore.stack import pg_config
 from superstore.storage import LakeConfig
@@ -67,6 +68,12 @@ def export(
     verify: bool = typer.Option(
         False, "--verify", help="Only re-read partitions and check them against their manifests."
     ),
+    stale: bool = typer.Option(
+        False,
+        "--stale",
+        help="The days whose data changed since their partition was exported (late lines, "
+        "corrections, cancellations, returns), and days never exported.",
+    ),
     lake_url: str = typer.Option(
         None,
         "--lake",
@@ -86,11 +93,21 @@ def export(
     if lake_url:
         settings = settings.model_copy(update={"lake_url": lake_url})
     lake = LakeConfig.from_settings(settings)
-    days = _days(settings, date, start, end, every)
-    if verify:
-        _verify(lake, days)
-        return
+    if stale and (date or start or end or every or verify):
+        raise InputError("--stale chooses the days itself: no --date, --from/--to, --all, --verify")
+    days: list[dt.date] | None = None
+    if not stale:
+        days = _days(settings, date, start, end, every)  # usage errors before any connection
+        if verify:
+            _verify(lake, days)
+            return
     pg = pg_config(settings)
+    if stale:
+        with pg.connect(autocommit=True) as conn:
+            days = [s.day for s in stale_days(conn, lake.url)]
+        if not days:
+            console.print(f"[green]✓[/] no stale day: {lake.raw_url} is up to date")
+            return
     started = time.monotonic()
     if days is not None and len(days) == 1:
         manifest = export_days(pg, lake, days)[0]

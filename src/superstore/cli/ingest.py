@@ -7,6 +7,7 @@ import logging
 import typer
 from rich.console import Console
 
+from superstore.contract import Expectations
 from superstore.ingest import IngestOptions, run_member, run_workers
 from superstore.settings import Settings
 
@@ -61,6 +62,7 @@ def ingest(
             param_hint="--max-lines",
         )
     options = IngestOptions(
+        expect=Expectations.from_settings(settings),
         group_id=group,
         batch_size=batch_size,
         batch_timeout=max_wait_ms / 1000,

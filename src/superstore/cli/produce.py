@@ -13,7 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from superstore.data import dataset_path, lines_between, load_lines
 from superstore.errors import InputError, TransientError
-from superstore.produce import LineSynthesizer, bad_records, mix_bad, produce_live, produce_records
+from superstore.produce import (
+    EventSynthesizer,
+    LineSynthesizer,
+    bad_records,
+    cancellation,
+    event_record,
+    mix_bad,
+    produce_live,
+    produce_records,
+    return_of,
+)
 from superstore.settings import Settings
 from superstore.stack import kafka_config
 
@@ -22,12 +32,26 @@ __all__ = ["produce"]
 console = Console(stderr=True)
 
 
-def _check_modes(replay: bool, live: bool) -> None:
-    if replay == live:
+def _check_modes(replay: bool, live: bool, events: bool) -> None:
+    if sum((replay, live, events)) != 1:
         raise InputError(
-            "choose exactly one of --replay or --live",
-            hint="superstore produce --replay  |  superstore produce --live --rate 50",
+            "choose exactly one of --replay, --live, or --cancel/--return",
+            hint="superstore produce --replay  |  --live --rate 50  |  --cancel CA-2016-152156",
         )
+
+
+def _returned_lines(specs: list[str] | None) -> list[tuple[int, int | None]]:
+    """`--return-line N` (the whole line) or `N:Q` (Q of its quantity)."""
+    out: list[tuple[int, int | None]] = []
+    for spec in specs or []:
+        number, _, quantity = spec.partition(":")
+        try:
+            out.append((int(number), int(quantity) if quantity else None))
+        except ValueError:
+            raise InputError(
+                f"--return-line {spec!r}: a line number, or LINE:QUANTITY", hint="--return-line 2:1"
+            ) from None
+    return out
 
 
 def produce(
@@ -51,12 +75,45 @@ def produce(
         "negative quantity, unknown schema version) to exercise the dead-letter path.",
     ),
     seed: int = typer.Option(None, "--seed", help="Random seed for --live and --inject-bad."),
+    cancel_rate: float = typer.Option(
+        0.0, "--cancel-rate", min=0.0, max=1.0, help="Live: fraction of orders later cancelled."
+    ),
+    return_rate: float = typer.Option(
+        0.0,
+        "--return-rate",
+        min=0.0,
+        max=1.0,
+        help="Live: fraction of orders later returned (whole, or a line with part of it).",
+    ),
+    cancel: list[str] = typer.Option(None, "--cancel", help="Cancel this order (repeatable)."),
+    return_order: list[str] = typer.Option(
+        None, "--return", help="Return this order (repeatable); whole unless --return-line."
+    ),
+    return_line: list[str] = typer.Option(
+        None, "--return-line", help="With one --return: line N returned, or N:Q for Q of it."
+    ),
+    reason: str = typer.Option(None, "--reason", help="With --cancel/--return: why."),
 ) -> None:
-    """Publish order lines as JSON (key = order id) with an idempotent, acks=all producer."""
+    """Publish order lines and order events as JSON (key = order id), idempotent, acks=all.
+
+    --replay sends the data set; --live synthesises orders dated today (with
+    --cancel-rate/--return-rate, some of them are later cancelled or returned);
+    --cancel and --return send one event each for the orders named.
+    """
     settings: Settings = ctx.obj
-    _check_modes(replay, live)
+    one_off = bool(cancel or return_order)
+    _check_modes(replay, live, one_off)
     config = kafka_config(settings)
     config.ping(timeout=10.0)
+    if one_off:
+        if return_line and len(return_order or []) != 1:
+            raise InputError("--return-line goes with exactly one --return ORDER")
+        events = [cancellation(o, reason) for o in cancel or []] + [
+            return_of(o, _returned_lines(return_line), reason) for o in return_order or []
+        ]
+        result = produce_records(config, [event_record(e) for e in events])
+        console.print(f"[green]✓[/] delivered {result.sent:,} order event(s) to {config.topic}")
+        return
     lines = load_lines(dataset_path(settings.data_dir))
     if replay:
         chosen = lines_between(
@@ -78,9 +135,12 @@ def produce(
         console.print(f"producing live orders at {rate:g} lines/s to {config.topic}; Ctrl-C stops")
         if inject_bad:
             produce_records(config, bad_records(inject_bad, lines[0]))
+        later = (
+            EventSynthesizer(cancel_rate, return_rate, seed) if cancel_rate or return_rate else None
+        )
         result = produce_live(
             config, synth, rate, settings.timezone, stop, max_lines, duration,
-            on_progress=lambda n: console.print(f"  +{n} lines"),
+            on_progress=lambda n: console.print(f"  +{n} messages"), events=later,
         )  # fmt: skip
     console.print(
         f"[green]✓[/] delivered {result.sent:,} messages to {config.topic} in "

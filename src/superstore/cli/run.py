@@ -23,6 +23,11 @@ def run(
     ),
     no_ingest: bool = typer.Option(False, "--no-ingest", help="Do not run the consumer."),
     no_serve: bool = typer.Option(False, "--no-serve", help="Do not serve the dashboards."),
+    no_sync: bool = typer.Option(
+        False,
+        "--no-sync",
+        help="Do not re-export and reload changed days continuously (only the daily close).",
+    ),
     metrics_port: int = typer.Option(
         None,
         "--metrics-port",
@@ -32,7 +37,10 @@ def run(
     """Run the whole pipeline until Ctrl-C: ingestion, dashboards, daily export + ETL.
 
     Starts (or attaches to) the local stack, then supervises: continuous
-    ingestion, the dashboard server, and a scheduler that exports and loads
+    ingestion, the dashboard server, the continuous sync (every day whose
+    data changed, by a late line, a correction, a cancellation or a return, is
+    re-exported and reloaded within seconds; the day still being written at
+    most every SUPERSTORE_SYNC_INTERVAL seconds), and a scheduler that closes
     each finished day at SUPERSTORE_SCHEDULE_TIME in SUPERSTORE_TIMEZONE,
     catching up every missed day after downtime. Failed steps are retried
     with backoff and alerted (SUPERSTORE_ALERT_*); they never stop ingestion.
@@ -40,14 +48,19 @@ def run(
     # lazy: the pipeline loads Arrow and DuckDB (thread pools); the CLI stays single-threaded
     from superstore.ops.metrics import serve_metrics
     from superstore.ops.supervisor import Supervisor, SupervisorOptions
+    from superstore.web.hosts import check_bind
 
     settings: Settings = ctx.obj
+    if not no_serve:  # before anything starts: a refused bind is one line, not a retry loop
+        check_bind(settings.web_host, settings.web_auth)
     stack_up(settings, report=lambda msg: console.print(f"[green]✓[/] {msg}"))
     port = settings.metrics_port if metrics_port is None else metrics_port
     if port:
         serve_metrics(port)
         console.print(f"metrics: http://127.0.0.1:{port}/metrics")
-    options = SupervisorOptions(ingest=not no_ingest, serve=not no_serve, every=every)
+    options = SupervisorOptions(
+        ingest=not no_ingest, serve=not no_serve, sync=not no_sync, every=every
+    )
     supervisor = Supervisor(settings, options)
     supervisor.install_signal_handlers()
     if options.serve:

@@ -45,8 +45,10 @@ def serve(
     # lazy: the dashboards load DuckDB (thread pools); the CLI stays single-threaded
     from superstore.web import serve as run_server
     from superstore.web import web_config
+    from superstore.web.hosts import check_bind
 
     settings: Settings = ctx.obj
+    check_bind(host if host is not None else settings.web_host, settings.web_auth)
     # The pool retries an unreachable server quietly; the page shows "reconnecting".
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     config = web_config(settings, day=date.date() if date else None)

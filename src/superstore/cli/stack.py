@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from superstore.clients import PgConfig
 from superstore.settings import Settings
 from superstore.stack import stack_down, stack_env, stack_status, stack_up
 from superstore.stack.cluster import stack_partitions
@@ -87,7 +88,19 @@ def failover(ctx: typer.Context) -> None:
 
 
 @app.command("env")
-def env(ctx: typer.Context) -> None:
-    """Print connection settings as KEY=value lines (eval-able by a shell)."""
+def env(
+    ctx: typer.Context,
+    show_secrets: bool = typer.Option(
+        False, "--show-secrets", help="Print passwords in clear (default: masked as ***)."
+    ),
+) -> None:
+    """Print connection settings as KEY=value lines (eval-able by a shell).
+
+    Passwords are masked unless --show-secrets: terminals, screen shares and CI logs keep
+    what is printed, and the DSN's password is the key to every sales row.
+    """
     for key, value in stack_env(ctx.obj).items():
+        if key == "SUPERSTORE_PG_DSN" and not show_secrets:
+            masked = PgConfig(value).display
+            value = masked if "***" in masked else value
         typer.echo(f"{key}={value}")

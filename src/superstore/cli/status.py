@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import typer
 from rich.console import Console
 
@@ -24,5 +26,15 @@ def status(ctx: typer.Context) -> None:
     )
     out.print(f"{'lake':10} {st.partitions:,} partitions, last {st.last_partition or '-'}")
     out.print(f"{'scheduler':10} done through {st.done_through or '-'}")
+    stale = None if st.stale is None else [s.day for s in st.stale]
+    out.print(f"{'stale':10} {_days(stale, 'changed since their partition was exported')}")
+    out.print(f"{'warehouse':10} {_days(st.behind, 'behind the lake')}")
     if not st.healthy:
         raise typer.Exit(1)
+
+
+def _days(days: list[dt.date] | None, what: str) -> str:
+    if days is None:
+        return "unknown"
+    shown = ", ".join(str(d) for d in days[:5]) + (" ..." if len(days) > 5 else "")
+    return f"{len(days):,} day(s) {what}" + (f": {shown}" if days else "")

@@ -1,4 +1,4 @@
-"""The message contract's fields, declared once: name, kind, whether a message must carry it.
+r"""The message contract's fields, declared once: name, kind, whether a message must carry it.
 
 Every other form of the contract comes from this table. The judge (the
 validator that names a dead letter's reason) is built from it; the canonical
@@ -8,12 +8,16 @@ import that each lists exactly these fields, in this order, with these kinds.
 
 The text forms below are shared by every validator, so they agree on what a
 number or a date looks like. NUMERIC(18,4) holds at most 14 integer digits and
-4 decimals; JSON integers are exact too.
+4 decimals; JSON integers are exact too. Digits are ASCII only (``[0-9]``, not
+``\d``, which also takes other scripts' digits that PostgreSQL refuses), and
+text holds no control character (NUL, which PostgreSQL refuses, and the rest of
+C0 and DEL): a message a validator accepts is never refused by a store later.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -33,17 +37,30 @@ __all__ = [
     "FieldSpec",
     "Kind",
     "check_form",
+    "check_text",
 ]
 
 SCHEMA_VERSION: Literal[1] = 1
-MONEY_PATTERN = r"^-?\d{1,14}(\.\d{1,4})?$"
-NONNEG_MONEY_PATTERN = r"^\d{1,14}(\.\d{1,4})?$"
-DISCOUNT_PATTERN = r"^[01](\.\d{1,4})?$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+MONEY_PATTERN = r"^-?[0-9]{1,14}(\.[0-9]{1,4})?$"
+NONNEG_MONEY_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
+DISCOUNT_PATTERN = r"^[01](\.[0-9]{1,4})?$"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MAX_INT = 2_147_483_647  # PostgreSQL integer
 MAX_MONEY_INT = 10**14 - 1
 MAX_TEXT = 200
 MAX_POSTAL = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]").search
+
+
+def check_text(value: str) -> str:
+    """`value` unless it holds a control character; a ValueError naming the first one."""
+    found = _CONTROL(value)
+    if found:
+        raise ValueError(
+            f"must not contain control characters (found U+{ord(found.group()):04X} "
+            f"at position {found.start()})"
+        )
+    return value
 
 
 class Kind(enum.Enum):

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from superstore.contract.fields import (
     DATE_PATTERN,
@@ -27,9 +27,10 @@ from superstore.contract.fields import (
     SCHEMA_VERSION,
     Kind,
     check_form,
+    check_text,
 )
 
-__all__ = ["OrderLine", "decode_line", "encode_line"]
+__all__ = ["Count", "OrderLine", "Text", "decode_line", "encode_line"]
 
 
 def _text_form(pattern: str, what: str) -> BeforeValidator:
@@ -54,8 +55,8 @@ def _date_text(value: object) -> object:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-Postal = Annotated[str, Field(max_length=MAX_POSTAL)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(check_text)]
+Postal = Annotated[str, Field(max_length=MAX_POSTAL), AfterValidator(check_text)]
 Count = Annotated[int, Field(ge=1, le=MAX_INT)]
 Date = Annotated[dt.date, BeforeValidator(_date_text)]
 Money = Annotated[

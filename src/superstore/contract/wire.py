@@ -26,9 +26,11 @@ from typing import Annotated, Any, Literal, NotRequired
 
 import msgspec
 from msgspec import Meta, Struct
-from pydantic import ConfigDict, Field, Strict, TypeAdapter
+from pydantic import AfterValidator, ConfigDict, Field, Strict, TypeAdapter
 from typing_extensions import TypedDict
 
+from superstore.contract.events import OrderEvent, decode_event, has_event_field
+from superstore.contract.expectations import DEFAULT_EXPECTATIONS, Expectations
 from superstore.contract.fields import (
     DATE_PATTERN,
     DISCOUNT_PATTERN,
@@ -42,16 +44,25 @@ from superstore.contract.fields import (
     FieldSpec,
     Kind,
     check_form,
+    check_text,
 )
 
-__all__ = ["WireError", "WireLine", "decode_wire", "judge_wire", "line_key"]
+__all__ = [
+    "ExpectationError",
+    "WireError",
+    "WireLine",
+    "decode_message",
+    "decode_wire",
+    "judge_wire",
+    "line_key",
+]
 
 # -- the judge: a pydantic TypedDict built from the contract's field table ----------
 # Strict ints: a string like "-0" or "+5" must meet the pattern, never be coerced to an int.
 _JUDGE_TYPES: dict[Kind, Any] = {
     Kind.VERSION: Literal[1],
-    Kind.TEXT: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)],
-    Kind.POSTAL: Annotated[str, Field(max_length=MAX_POSTAL)],
+    Kind.TEXT: Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(check_text)],
+    Kind.POSTAL: Annotated[str, Field(max_length=MAX_POSTAL), AfterValidator(check_text)],
     Kind.COUNT: Annotated[int, Field(ge=1, le=MAX_INT)],
     Kind.DATE: Annotated[str, Field(pattern=DATE_PATTERN)],
     Kind.MONEY: Annotated[str, Field(pattern=MONEY_PATTERN)]
@@ -82,6 +93,10 @@ _ALL_FIELDS = len(LINE_FIELDS)
 
 class WireError(ValueError):
     """A message that parses but breaks a rule beyond field types (dates, ranges)."""
+
+
+class ExpectationError(WireError):
+    """A line whose region, segment, ship mode or state is not a reference value."""
 
 
 # -- the fast path ---------------------------------------------------------------
@@ -191,7 +206,15 @@ def _check_discount(value: str | int | None) -> None:
     _remember(_DISCOUNTS, value)
 
 
+# A control character can reach a JSON string only escaped (raw ones are invalid JSON), so
+# a message without these escapes holds none; one with them (or an escaped backslash
+# before such a letter) goes to the judge, which checks every text field.
+_ESCAPED_CONTROL = re.compile(rb"\\(?:u00[01][0-9A-Fa-f]|u007[Ff]|[bfnrt])").search
+
+
 def _fast(raw: bytes) -> WireLine:
+    if b"\\" in raw and _ESCAPED_CONTROL(raw):
+        raise _NotFast
     line = _DECODER.decode(raw)
     order_date, ship_date = line.order_date, line.ship_date
     if order_date not in _DATES:
@@ -237,19 +260,55 @@ def judge_wire(raw: bytes | None) -> dict[str, Any]:
     return doc
 
 
-def decode_wire(raw: bytes | None) -> WireLine:
-    """Validate one message: the fast path, else the judge (whose errors name the reason).
+def decode_wire(raw: bytes | None, expect: Expectations = DEFAULT_EXPECTATIONS) -> WireLine:
+    """Validate one line message: the fast path, else the judge (whose errors name the reason).
 
-    Raises pydantic.ValidationError for type/shape errors, WireError for the
-    rest, ValueError for an empty value.
+    Then the data expectations (`expect`): region, segment, ship mode and state
+    must be reference values. Raises pydantic.ValidationError for type/shape
+    errors, WireError for the rest (ExpectationError, a WireError, for a value
+    outside a reference set), ValueError for an empty value.
     """
     if raw is None:
         raise ValueError("empty message value")
     try:
-        return _fast(raw)
+        line = _fast(raw)
     except (msgspec.MsgspecError, ValueError, _NotFast):
-        pass
-    return WireLine(**judge_wire(raw))
+        line = WireLine(**judge_wire(raw))
+    if not expect.accepts(line.region, line.segment, line.ship_mode, line.state):
+        try:
+            expect.check(line.region, line.segment, line.ship_mode, line.state)
+        except ValueError as exc:
+            raise ExpectationError(str(exc)) from None
+    return line
+
+
+def decode_message(
+    raw: bytes | None, expect: Expectations = DEFAULT_EXPECTATIONS
+) -> WireLine | OrderEvent:
+    """A line or an order event, each validated by its own rules (`decode_wire`, the event model).
+
+    A message is an event when it has an ``event`` field. Raises as
+    `decode_wire` does (pydantic.ValidationError for an invalid event).
+    """
+    if raw is None:
+        raise ValueError("empty message value")
+    if has_event_field(raw):
+        try:
+            kind = _KIND.decode(raw)
+        except msgspec.MsgspecError:
+            kind = None  # not even JSON: the line path names the reason
+        if kind is not None and kind.event is not None:
+            return decode_event(raw)
+    return decode_wire(raw, expect)
+
+
+class _Kind(Struct):
+    """Only the ``event`` field, to tell an event from a line (other fields are skipped)."""
+
+    event: object = None
+
+
+_KIND = msgspec.json.Decoder(_Kind)
 
 
 def line_key(line: WireLine) -> str:

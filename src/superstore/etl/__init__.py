@@ -15,6 +15,7 @@ from superstore.etl.pipeline import EtlReport, Progress, run_etl
 from superstore.etl.quality import DataQualityError, DayTotals, run_checks
 from superstore.etl.registry import ENGINES, engine_config
 from superstore.etl.source import Partition, select_days, verify_partitions
+from superstore.etl.stale import behind_in_warehouse
 from superstore.etl.transform import INPUT_COLUMNS, TRANSFORM
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "EtlReport",
     "Partition",
     "Progress",
+    "behind_in_warehouse",
     "engine_config",
     "run_checks",
     "run_etl",

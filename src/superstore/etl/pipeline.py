@@ -55,6 +55,14 @@ def _batches(partitions: Sequence[Partition], batch_lines: int) -> Iterator[list
         yield batch
 
 
+def _expected(partition: Partition) -> DayTotals:
+    """What the warehouse must hold of a day: its manifest's figures."""
+    m = partition.manifest
+    return DayTotals(
+        m.lines, m.sales, m.cancelled_lines, m.cancelled_sales, m.returned_lines, m.returned_sales
+    )
+
+
 def _checks(schema: str, expected: dict[dt.date, DayTotals]) -> Callable[[Query], None]:
     """The data-quality checks of one batch, to run inside its merge transaction."""
     return lambda query: run_checks(query, schema, expected)
@@ -88,9 +96,10 @@ def run_etl(
     for batch in _batches(partitions, batch_lines):
         started = time.perf_counter()
         tables = engine.transform([p.orders_url for p in batch if p.manifest.lines])
-        star = StarBatch(days=tuple(p.day for p in batch), tables=tables)
+        marks = {p.day: p.manifest.change_mark for p in batch}
+        star = StarBatch(days=tuple(p.day for p in batch), tables=tables, marks=marks)
         report.add_time("transform", started)
-        expected = {p.day: DayTotals(p.manifest.lines, p.manifest.sales) for p in batch}
+        expected = {p.day: _expected(p) for p in batch}
         started = time.perf_counter()
         warehouse.merge(star, check=_checks(warehouse.schema, expected))
         report.add_time("merge", started)

@@ -41,6 +41,10 @@ class DayTotals:
 
     lines: int
     sales: Decimal
+    cancelled_lines: int = 0
+    cancelled_sales: Decimal = Decimal(0)
+    returned_lines: int = 0
+    returned_sales: Decimal = Decimal(0)
 
 
 def _shown(rows: list[tuple[object, ...]]) -> str:
@@ -94,9 +98,23 @@ def _totals_sql(schema: str, days: str) -> str:
         f"JOIN {schema}.{d.name} AS {d.name} ON {d.name}.{d.key} = f.{d.key}" for d in DIMENSIONS
     )
     return (
-        f"SELECT f.time_key, COUNT(*), SUM(f.sales) FROM {schema}.{SALES_FACT.name} AS f {joins} "
+        f"SELECT f.time_key, {OUTCOME_SUMS} FROM {schema}.{SALES_FACT.name} AS f {joins} "
         f"WHERE f.time_key IN ({days}) GROUP BY f.time_key"
     )
+
+
+# A day's lines and sales, then its cancelled and returned lines and sales, over facts `f`
+# (CASE, not FILTER: Redshift has no FILTER clause).
+OUTCOME_SUMS = """COUNT(*), SUM(f.sales),
+    SUM(CASE WHEN f.status = 'cancelled' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN f.status = 'cancelled' THEN f.sales ELSE 0 END),
+    SUM(CASE WHEN f.status IN ('returned', 'partly returned') THEN 1 ELSE 0 END),
+    SUM(f.returned_sales)"""
+
+
+def _figures(row: list[object]) -> DayTotals:
+    n, s, cl, cs, rl, rs = (Decimal(str(v if v is not None else 0)) for v in row)
+    return DayTotals(int(n), s, int(cl), cs, int(rl), rs)
 
 
 def _failures(query: Query, checks: list[tuple[str, str]]) -> list[str]:
@@ -120,15 +138,14 @@ def run_checks(query: Query, schema: str, expected: Mapping[dt.date, DayTotals])
         return
     days = ", ".join(str(time_key(d)) for d in sorted(expected))
     problems = _failures(query, _cheap_checks(schema, days))
-    found = {int(k): (int(n), Decimal(s)) for k, n, s in query(_totals_sql(schema, days))}
+    found = {int(k): _figures(rest) for k, *rest in query(_totals_sql(schema, days))}
     wrong = []
     for day in sorted(expected):
         want = expected[day]
-        lines, sales = found.get(time_key(day), (0, Decimal(0)))
-        if (lines, sales) != (want.lines, want.sales):
+        have = found.get(time_key(day), DayTotals(0, Decimal(0)))
+        if have != want:
             wrong.append(
-                f"date={day}: warehouse holds {lines} lines / sales {sales} through all "
-                f"dimensions, manifest says {want.lines} / {want.sales}"
+                f"date={day}: warehouse holds {have} through all dimensions, manifest says {want}"
             )
     if wrong:
         problems += _failures(query, _orphan_checks(schema, days)) + wrong

@@ -21,7 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from superstore.errors import InputError
-from superstore.export import Manifest, VerifyError, list_partitions, read_manifest
+from superstore.export import (
+    SCHEMA_VERSION,
+    Manifest,
+    VerifyError,
+    list_partitions,
+    read_manifest,
+)
 from superstore.export import verify_day as export_verify_day
 from superstore.storage import LakeConfig, lake_errors
 
@@ -102,6 +108,11 @@ def _verify_one(lake: LakeConfig, day: dt.date, full: bool) -> Partition | str:
         manifest = export_verify_day(lake, day) if full else read_manifest(lake, day)
     except VerifyError as exc:
         return str(exc)
+    if manifest.schema_version < SCHEMA_VERSION:
+        return (
+            f"partition {url} has the lake layout {manifest.schema_version}, before order "
+            f"events (layout {SCHEMA_VERSION}): export it again (`superstore export --stale`)"
+        )
     problems = _check_orders(lake, day, manifest)
     if manifest.date != day:
         problems.insert(0, f"manifest says date {manifest.date}")

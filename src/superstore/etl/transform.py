@@ -36,7 +36,7 @@ INPUT_COLUMNS = (
     "order_id", "line_number", "order_date", "ship_date", "ship_mode", "customer_id",
     "customer_name", "segment", "country", "city", "state", "postal_code", "region",
     "product_id", "category", "sub_category", "product_name", "sales", "quantity",
-    "discount", "profit",
+    "discount", "profit", "status", "returned_quantity", "returned_sales",
 )  # fmt: skip
 
 _TIME_KEY = (
@@ -73,7 +73,10 @@ SELECT
     CAST(x.sales AS DECIMAL(18, 4)) AS sales,
     CAST(x.quantity AS INT) AS quantity,
     CAST(x.discount AS DECIMAL(6, 4)) AS discount,
-    CAST(x.profit AS DECIMAL(18, 4)) AS profit
+    CAST(x.profit AS DECIMAL(18, 4)) AS profit,
+    x.status,
+    CAST(x.returned_quantity AS INT) AS returned_quantity,
+    CAST(x.returned_sales AS DECIMAL(18, 4)) AS returned_sales
 FROM lines AS x
 JOIN customer_keys AS c ON c.customer_id = x.customer_id
 JOIN product_keys AS p ON p.product_id = x.product_id AND p.product_name = x.product_name

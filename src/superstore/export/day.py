@@ -8,6 +8,7 @@ lake are serialised with a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
@@ -19,19 +20,29 @@ from fsspec import AbstractFileSystem
 
 from superstore import __version__
 from superstore.clients import PgConfig
-from superstore.errors import FatalError, TransientError
+from superstore.errors import BusyError, FatalError
 from superstore.export.dump import TableDump, dump_table
 from superstore.export.layout import CUSTOMERS, ORDERS, PRODUCTS
 from superstore.export.manifest import Manifest, order_stats
 from superstore.export.publish import check_written, discard, publish, temp_path
-from superstore.oltp import Snapshot, day_totals_sql, open_snapshot, order_dates, try_lock_export
+from superstore.faults import crash_point
+from superstore.oltp import (
+    Snapshot,
+    day_marks,
+    day_totals_sql,
+    open_snapshot,
+    order_dates,
+    record_exports,
+    try_lock_export,
+    unlock_export,
+)
 from superstore.storage import LakeConfig, lake_errors
 
 __all__ = ["export_day", "export_days"]
 
 OnDay = Callable[[Manifest, int, int], None]
-_ORDER_KEEP = ("order_id", "order_date", "sales", "profit")
-_Small = tuple[tuple[int, Decimal] | None, TableDump, TableDump]
+_ORDER_KEEP = ("order_id", "order_date", "sales", "profit", "status", "returned_sales")
+_Small = tuple[tuple[object, ...] | None, TableDump, TableDump]
 
 
 def export_day(pg: PgConfig, lake: LakeConfig, day: dt.date) -> Manifest:
@@ -51,25 +62,62 @@ def export_days(
     A day with no orders still gets a partition (zero rows, ``lines: 0``).
     """
     fs = lake.fs()
-    with open_snapshot(pg) as snap:
-        _lock_lake(snap.main, lake)
+    # The lake's lock first, then the snapshot: one export after another, each newer.
+    with _Recorder(pg, lake) as recorder, open_snapshot(pg) as snap:
         todo = sorted(set(days)) if days is not None else order_dates(snap.main)
+        marks = day_marks(snap.main, todo)  # what this snapshot holds of each day
         manifests = []
         for done, day in enumerate(todo, start=1):
-            manifests.append(_export_one(snap, lake, fs, day))
+            manifests.append(_export_one(snap, lake, fs, day, marks[day]))
+            crash_point("lake_after_publish")
+            recorder.published(day, marks[day])
             if on_day:
                 on_day(manifests[-1], done, len(todo))
     return manifests
 
 
-def _lock_lake(conn: psycopg.Connection, lake: LakeConfig) -> None:
-    if not try_lock_export(conn, lake.url):
-        raise TransientError(
-            f"another export to {lake.url} is running", hint="wait for it and try again"
-        )
+class _Recorder:
+    """Holds the lake's export lock, and records each published partition's mark.
+
+    Its own connection, outside the read-only snapshot: it takes the lock
+    before the snapshot exists, and commits the mark after each partition, so
+    a crash between publishing and recording only leaves the day looking
+    stale, and exporting it again is idempotent.
+    """
+
+    def __init__(self, pg: PgConfig, lake: LakeConfig) -> None:
+        self._pg = pg
+        self._lake = lake
+        self._conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> _Recorder:
+        self._conn = self._pg.connect(autocommit=True)
+        try:
+            locked = try_lock_export(self._conn, self._lake.url)
+        except BaseException:
+            self._conn.close()
+            raise
+        if not locked:
+            self._conn.close()
+            raise BusyError(
+                f"another export to {self._lake.url} is running", hint="wait for it and try again"
+            )
+        return self
+
+    def published(self, day: dt.date, mark: int) -> None:
+        assert self._conn is not None
+        record_exports(self._conn, self._lake.url, {day: mark})
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                unlock_export(self._conn, self._lake.url)
+            self._conn.close()
 
 
-def _export_one(snap: Snapshot, lake: LakeConfig, fs: AbstractFileSystem, day: dt.date) -> Manifest:
+def _export_one(
+    snap: Snapshot, lake: LakeConfig, fs: AbstractFileSystem, day: dt.date, mark: int
+) -> Manifest:
     tmp = temp_path(lake, day)
     small: Future[_Small] | None = None
     try:
@@ -80,7 +128,7 @@ def _export_one(snap: Snapshot, lake: LakeConfig, fs: AbstractFileSystem, day: d
             expected, customers, products = (
                 small.result() if small else _dump_small(snap.helper, day, fs, tmp)
             )
-            manifest = _manifest(day, orders, customers, products, snap.info)
+            manifest = _manifest(day, orders, customers, products, snap.info, mark)
             _cross_check(manifest, expected)
             check_written(fs, tmp, manifest.files)
         publish(lake, fs, tmp, manifest)
@@ -105,6 +153,7 @@ def _manifest(
     customers: TableDump,
     products: TableDump,
     snapshot: dict[str, str],
+    mark: int,
 ) -> Manifest:
     stats = order_stats(orders.kept_table())
     return Manifest(
@@ -121,14 +170,25 @@ def _manifest(
         snapshot=snapshot,
         exported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         tool=f"superstore {__version__}",
+        change_mark=mark,
+        cancelled_lines=stats["cancelled_lines"],
+        cancelled_sales=stats["cancelled_sales"],
+        returned_lines=stats["returned_lines"],
+        returned_sales=stats["returned_sales"],
     )
 
 
-def _cross_check(manifest: Manifest, expected: tuple[int, Decimal] | None) -> None:
+def _cross_check(manifest: Manifest, expected: tuple[object, ...] | None) -> None:
     """The files must agree with an aggregate over the same snapshot, to the last decimal."""
-    lines, sales = expected or (0, Decimal(0))
-    if (manifest.lines, manifest.sales) != (lines, sales):
+    zero = (0, Decimal(0), 0, Decimal(0), 0, Decimal(0))
+    want = tuple(expected) if expected else zero
+    files = (
+        manifest.lines, manifest.sales, manifest.cancelled_lines, manifest.cancelled_sales,
+        manifest.returned_lines, manifest.returned_sales,
+    )  # fmt: skip
+    if files != want:
         raise FatalError(
-            f"export of {manifest.date} disagrees with the database: files hold "
-            f"{manifest.lines} lines / sales {manifest.sales}, the snapshot has {lines} / {sales}"
+            f"export of {manifest.date} disagrees with the database: the files hold "
+            f"{files} (lines, sales, cancelled lines and sales, returned lines and sales), "
+            f"the snapshot has {want}"
         )

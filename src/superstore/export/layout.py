@@ -29,7 +29,9 @@ __all__ = [
     "Table",
 ]
 
-SCHEMA_VERSION = 1
+# 2: the orders files carry each line's Status, Returned Quantity and Returned Sales,
+# and the manifest its day's change mark and cancelled / returned figures.
+SCHEMA_VERSION = 2
 MANIFEST_NAME = "_manifest.json"
 
 TEXT = pa.string()
@@ -137,6 +139,9 @@ ORDERS = Table(
         Column("Discount", "discount", RATE, nullable=True),
         Column("Profit", "profit", MONEY, nullable=True),
         Column("Line Number", "line_number", pa.int32()),
+        Column("Status", "status"),  # sold | cancelled | returned | partly returned
+        Column("Returned Quantity", "returned_quantity", pa.int32(), nullable=True),
+        Column("Returned Sales", "returned_sales", MONEY),
     ),
 )
 

@@ -60,11 +60,17 @@ class Manifest:
     exported_at: str = ""
     tool: str = ""
     schema_version: int = SCHEMA_VERSION
+    change_mark: int = 0  # the day's mark in the snapshot (0: before change tracking)
+    cancelled_lines: int = 0
+    cancelled_sales: Decimal = Decimal(0)
+    returned_lines: int = 0
+    returned_sales: Decimal = Decimal(0)
 
     def to_json(self) -> bytes:
         """Stable, human-readable JSON (sorted keys, decimals and dates as strings)."""
         doc: dict[str, Any] = asdict(self)
-        for key in ("date", "min_order_date", "max_order_date", "sales", "profit"):
+        money = ("sales", "profit", "cancelled_sales", "returned_sales")
+        for key in ("date", "min_order_date", "max_order_date", *money):
             value = doc[key]
             doc[key] = None if value is None else str(value)
         return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
@@ -74,8 +80,9 @@ class Manifest:
         """Parse a manifest; anything malformed is a VerifyError naming ``where``."""
         try:
             doc = json.loads(raw)
-            if doc.get("schema_version") != SCHEMA_VERSION:
-                raise ValueError(f"unsupported schema_version {doc.get('schema_version')!r}")
+            version = doc.get("schema_version")
+            if version not in (1, SCHEMA_VERSION):  # 1: before events; read, never written
+                raise ValueError(f"unsupported schema_version {version!r}")
             return cls(
                 date=dt.date.fromisoformat(doc["date"]),
                 lines=int(doc["lines"]),
@@ -90,6 +97,12 @@ class Manifest:
                 snapshot=dict(doc.get("snapshot") or {}),
                 exported_at=str(doc.get("exported_at", "")),
                 tool=str(doc.get("tool", "")),
+                schema_version=int(version),
+                change_mark=int(doc.get("change_mark", 0)),
+                cancelled_lines=int(doc.get("cancelled_lines", 0)),
+                cancelled_sales=Decimal(doc.get("cancelled_sales", "0")),
+                returned_lines=int(doc.get("returned_lines", 0)),
+                returned_sales=Decimal(doc.get("returned_sales", "0")),
             )
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise VerifyError(f"{where}: malformed manifest ({exc})") from None
@@ -169,32 +182,42 @@ def _check_file(name: str, data: bytes, entry: FileEntry, manifest: Manifest) ->
         return [f"{name}: {table.num_rows} rows, manifest says {entry.rows}"]
     if spec is ORDERS:
         stats = order_stats(table)
-        if (stats["lines"], stats["orders"], stats["sales"]) != (
-            manifest.lines,
-            manifest.orders,
-            manifest.sales,
-        ):
-            return [
-                f"{name}: {stats['lines']} lines / {stats['orders']} orders / sales "
-                f"{stats['sales']}, manifest says {manifest.lines} / {manifest.orders} / "
-                f"{manifest.sales}"
-            ]
+        found = tuple(stats[k] for k in _FIGURES)
+        said = tuple(getattr(manifest, k) for k in _FIGURES)
+        if found != said:
+            pairs = ", ".join(
+                f"{k} {a} vs {b}" for k, a, b in zip(_FIGURES, found, said, strict=True) if a != b
+            )
+            return [f"{name}: the file and the manifest differ: {pairs}"]
     return []
 
 
-def order_stats(orders: pa.Table) -> dict[str, Any]:
-    """Lines, distinct orders, exact sales and profit sums, order date range of an orders table."""
+# What the orders files must add up to, as the manifest says.
+_FIGURES = (
+    "lines", "orders", "sales", "cancelled_lines", "cancelled_sales", "returned_lines",
+    "returned_sales",
+)  # fmt: skip
 
-    def total(column: str) -> Decimal:
-        value = pc.sum(orders[column]).as_py()
+
+def order_stats(orders: pa.Table) -> dict[str, Any]:
+    """Lines, distinct orders, exact sums, date range, cancelled and returned figures."""
+
+    def total(values: pa.ChunkedArray | pa.Array) -> Decimal:
+        value = pc.sum(values).as_py()
         return Decimal("0.0000") if value is None else value
 
     dates = pc.min_max(orders["order_date"]).as_py()
+    cancelled = pc.equal(orders["status"], "cancelled")
+    returned = pc.is_in(orders["status"], pa.array(["returned", "partly returned"]))
     return {
         "lines": orders.num_rows,
         "orders": pc.count_distinct(orders["order_id"]).as_py(),
-        "sales": total("sales"),
-        "profit": total("profit"),
+        "sales": total(orders["sales"]),
+        "profit": total(orders["profit"]),
         "min_order_date": dates["min"],
         "max_order_date": dates["max"],
+        "cancelled_lines": int(pc.sum(cancelled).as_py() or 0),
+        "cancelled_sales": total(pc.filter(orders["sales"], cancelled)),
+        "returned_lines": int(pc.sum(returned).as_py() or 0),
+        "returned_sales": total(orders["returned_sales"]),
     }

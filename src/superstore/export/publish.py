@@ -3,10 +3,14 @@
 Files are written under ``raw/.tmp-date=D-<token>/`` first. Publishing then
 differs by store:
 
-- local directory: the finished temporary directory (manifest included)
-  replaces the partition by renames: the old partition is renamed aside, the
-  new one renamed in, the old one deleted; a failed swap renames the old one
-  back.
+- local directory: the finished temporary directory (manifest included) is
+  exchanged with the partition in ONE rename (Linux ``renameat2`` with
+  ``RENAME_EXCHANGE``), so at every instant, a kill -9 included, the partition
+  is the old one or the new one; then the old one (now at the temporary path)
+  is deleted. Where the file system cannot exchange, the old partition is
+  renamed aside and the new one renamed in (a failed swap renames the old one
+  back; a kill between the two renames leaves the day without a partition, and
+  stale, until the next export).
 - S3 (no rename): the old manifest is deleted first, so the partition stops
   counting; the data files are copied over, stale objects removed, and the
   new manifest copied LAST. A reader that trusts only partitions with a
@@ -18,7 +22,9 @@ garbage and can be deleted.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import errno
 import os
 import shutil
 import uuid
@@ -75,8 +81,30 @@ def discard(lake: LakeConfig, fs: AbstractFileSystem, tmp: str) -> None:
         pass
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+_renameat2 = getattr(_libc, "renameat2", None)  # glibc 2.28+
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap two existing paths atomically; False where the system cannot."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code), b)
+
+
 def _swap_local(tmp: str, final: str) -> None:
     _fsync_tree(tmp)
+    if os.path.isdir(final) and _exchange(tmp, final):
+        _fsync_dir(os.path.dirname(final))
+        shutil.rmtree(tmp, ignore_errors=True)  # the old partition, now at tmp
+        return
     aside = f"{os.path.dirname(final)}/.old-{os.path.basename(final)}-{uuid.uuid4().hex[:12]}"
     had_old = os.path.isdir(final)
     if had_old:

@@ -23,7 +23,7 @@ from superstore.clients import KafkaConfig, PgConfig
 from superstore.errors import TransientError
 from superstore.faults import crash_point
 from superstore.ingest.dlq import DeadLetters
-from superstore.oltp import Batch, FencedError, Reject, find_refused, write_batch
+from superstore.oltp import REFUSED_REASON, Batch, FencedError, Reject, find_refused, write_batch
 from superstore.retry import Backoff, retry, short_reason
 
 __all__ = ["PG_TRANSIENT", "BatchCommitter", "Commit", "IngestStats", "Outcome", "retry_pg"]
@@ -48,6 +48,9 @@ class Commit:
     outcome: Outcome
     written: int = 0
     rejected: int = 0
+    events: int = 0
+    days: int = 0  # order dates whose data the batch changed
+    categories: tuple[tuple[str, str], ...] = ()  # of product versions new to the store
 
 
 @dataclass
@@ -116,7 +119,7 @@ class BatchCommitter:
                 if len(batch.rejects) > dead_lettered:
                     self._dlq.send(batch.rejects[dead_lettered:])
                     dead_lettered = len(batch.rejects)
-                written = write_batch(self._connection(), self.group_id, batch)
+                result = write_batch(self._connection(), self.group_id, batch)
                 crash_point("after_commit")
             except FencedError as exc:
                 log.warning("%s; dropping the batch and re-seeking", exc)
@@ -142,10 +145,17 @@ class BatchCommitter:
                 if self.stop.wait(delay):
                     return Commit(Outcome.STOPPED)
                 continue
-            self.stats.lines += written
+            self.stats.lines += result.lines
             self.stats.rejected += len(batch.rejects)
             self.stats.batches += 1
-            return Commit(Outcome.COMMITTED, written, len(batch.rejects))
+            return Commit(
+                Outcome.COMMITTED,
+                result.lines,
+                len(batch.rejects),
+                result.events,
+                len(result.days),
+                tuple(result.categories),
+            )
 
     def _without_refused(self, batch: Batch) -> Batch:
         lines = batch.deduplicated()
@@ -155,7 +165,7 @@ class BatchCommitter:
         rejects = list(batch.rejects)
         for staged in lines:
             if staged.key in refused:
-                reason = f"refused by PostgreSQL: {refused[staged.key]}"
+                reason = f"{REFUSED_REASON}: {refused[staged.key]}"
                 key = staged.doc.order_id.encode()
                 rejects.append(
                     Reject(

@@ -40,11 +40,18 @@ from confluent_kafka import (
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig, PgConfig
-from superstore.contract import WireError, decode_wire, describe_validation_error
+from superstore.contract import (
+    DEFAULT_EXPECTATIONS,
+    Expectations,
+    OrderEvent,
+    WireError,
+    decode_message,
+    describe_validation_error,
+)
 from superstore.errors import FatalError
 from superstore.faults import crash_point
 from superstore.ingest.committer import BatchCommitter, Commit, IngestStats, Outcome, retry_pg
-from superstore.oltp import Batch, Reject, StagedLine, migrate, read_offsets
+from superstore.oltp import Batch, Reject, StagedEvent, StagedLine, migrate, read_offsets
 
 __all__ = ["BatchReport", "IngestOptions", "IngestStats", "Ingestor"]
 
@@ -64,6 +71,7 @@ class IngestOptions:
     max_lines: int | None = None
     progress_every: float = 5.0
     max_backoff: float = 30.0
+    expect: Expectations = DEFAULT_EXPECTATIONS  # reference sets of region, segment, ...
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,9 @@ class BatchReport:
     rejected: int
     seconds: float
     lag: dict[int, int]  # messages behind the end, per owned partition
+    events: int = 0
+    days: int = 0  # order dates whose data changed
+    categories: tuple[tuple[str, str], ...] = ()  # (category, sub-category) of new products
     offsets: dict[int, int] = field(default_factory=dict)  # next offset it committed, per partition
 
 
@@ -184,7 +195,7 @@ class Ingestor:
         if now - last_data < idle:
             return False
         # Quiet is not the end: a loaded machine or a slow fetch can leave a partition
-        # behind for seconds. Stop only when every owned partition is caught up (or,
+        # behind for seconds. Stop only when every partition is caught up (or,
         # should the broker never deliver, after a much longer wait, saying so).
         behind = self._behind()
         if not behind:
@@ -195,10 +206,25 @@ class Ingestor:
         return False
 
     def _behind(self) -> dict[int, int]:
-        """Owned partitions whose stored position is short of the broker's end, and by how much."""
+        """Partitions of the topic whose stored position is short of the broker's end.
+
+        Every partition, not only the owned ones: a member killed a moment ago still
+        holds its partitions until its session times out, and stopping while they
+        wait would leave their lines unread with no one to read them.
+        """
         assert self._consumer is not None
+        positions: dict[int, int | None] = dict(self._stored)
+        try:
+            meta = self._consumer.list_topics(self.kafka.topic, timeout=5)
+            others = sorted(set(meta.topics[self.kafka.topic].partitions) - set(positions))
+        except KafkaException as exc:
+            log.debug("partitions of %s: %s", self.kafka.topic, exc)
+            others = []
+        if others:
+            stored = self._read_stored(others)
+            positions.update({p: stored.get(p) for p in others})
         behind = {}
-        for partition, position in self._stored.items():
+        for partition, position in positions.items():
             tp = TopicPartition(self.kafka.topic, partition)
             try:
                 _, high = self._consumer.get_watermark_offsets(tp, timeout=5, cached=False)
@@ -275,7 +301,7 @@ class Ingestor:
         """Decode and validate; offsets expect the position after the previous batch."""
         batch = Batch()
         topic = self.kafka.topic
-        lines, rejects = batch.lines, batch.rejects
+        lines, rejects, expect = batch.lines, batch.rejects, self.options.expect
         last: dict[int, int] = {}  # partition -> last offset in this batch
         for msg in messages:
             partition, offset, raw = msg.partition(), msg.offset(), msg.value()
@@ -286,7 +312,7 @@ class Ingestor:
                 rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
                 continue
             try:
-                doc = decode_wire(raw)
+                doc = decode_message(raw, expect)
             except ValidationError as exc:
                 reason = describe_validation_error(exc)
                 rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
@@ -296,7 +322,10 @@ class Ingestor:
                 reason = f"undecodable: {exc}"
                 rejects.append(Reject(topic, partition, offset, msg.key(), raw, reason))
             else:
-                lines.append(StagedLine(doc, raw, topic, partition, offset))
+                if isinstance(doc, OrderEvent):
+                    batch.events.append(StagedEvent(doc, raw, topic, partition, offset))
+                else:
+                    lines.append(StagedLine(doc, raw, topic, partition, offset))
         for partition, offset in last.items():
             batch.offsets[topic, partition] = (self._position.get(partition), offset + 1)
         return batch
@@ -325,9 +354,16 @@ class Ingestor:
             crash_point("after_kafka_commit")
             if self._on_batch:
                 report = BatchReport(
-                    flight.consumed, commit.written, commit.rejected, seconds, self._lag(),
+                    flight.consumed,
+                    commit.written,
+                    commit.rejected,
+                    seconds,
+                    self._lag(),
+                    commit.events,
+                    commit.days,
+                    commit.categories,
                     {p: new for (_, p), (_, new) in flight.batch.offsets.items()},
-                )  # fmt: skip
+                )
                 self._on_batch(report)
             return True
         self._rewind()

@@ -15,12 +15,16 @@ from collections.abc import Sequence
 
 import psycopg
 
+from superstore.oltp.events import OUTCOME_COLUMNS
+
 __all__ = [
+    "DAY_OUTCOMES",
     "EXPORTED_COLUMNS",
     "EXPORT_LOCK",
     "day_copy_sql",
     "day_totals_sql",
     "try_lock_export",
+    "unlock_export",
 ]
 
 EXPORT_LOCK = 0x5E5E_0005  # first key of pg_try_advisory_xact_lock(int, int) for exports
@@ -59,6 +63,9 @@ _TABLES: dict[str, tuple[dict[str, str], str]] = {
             "discount": "l.discount",
             "profit": "l.profit",
             "line_number": "l.line_number",
+            "status": OUTCOME_COLUMNS["status"],
+            "returned_quantity": OUTCOME_COLUMNS["returned_quantity"],
+            "returned_sales": f"CAST({OUTCOME_COLUMNS['returned_sales']} AS numeric(18, 4))",
         },
         f"""{_DAY_LINES.replace("WHERE", _ORDER_JOINS)}
 ORDER BY o.order_id, l.line_number""",
@@ -87,6 +94,8 @@ ORDER BY p.product_id, p.product_name""",
     ),
 }
 EXPORTED_COLUMNS: dict[str, tuple[str, ...]] = {t: tuple(c) for t, (c, _) in _TABLES.items()}
+#: Each field of a line message -> its SQL over orders o, order_lines l, customers c, products p.
+LINE_EXPRESSIONS: dict[str, str] = _TABLES["orders"][0]
 
 
 def _date_literal(day: dt.date) -> str:
@@ -106,13 +115,37 @@ def day_copy_sql(table: str, day: dt.date, headers: Sequence[tuple[str, str]]) -
     return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)"
 
 
+# Per day: lines, exact sales, then cancelled lines and sales, returned lines and sales.
+DAY_OUTCOMES = f"""count(*), coalesce(sum(l.sales), 0),
+    count(*) FILTER (WHERE o.cancelled_at IS NOT NULL),
+    coalesce(sum(l.sales) FILTER (WHERE o.cancelled_at IS NOT NULL), 0),
+    count(*) FILTER (WHERE ({OUTCOME_COLUMNS["status"]}) IN ('returned', 'partly returned')),
+    coalesce(sum({OUTCOME_COLUMNS["returned_sales"]}), 0)"""
+
+
 def day_totals_sql(day: dt.date) -> str:
-    """Lines and exact sales of ``day`` straight from the tables, to cross-check the files."""
-    return "SELECT count(*), coalesce(sum(l.sales), 0) " + _DAY_LINES.format(day=_date_literal(day))
+    """A day's lines, sales, cancelled and returned figures, to cross-check the files."""
+    return f"SELECT {DAY_OUTCOMES} " + _DAY_LINES.format(day=_date_literal(day))
+
+
+def _export_key(target: str) -> int:
+    return zlib.crc32(target.encode()) - (1 << 31)  # signed int4
 
 
 def try_lock_export(conn: psycopg.Connection, target: str) -> bool:
-    """Take the export lock of ``target`` (a lake URL) for the current transaction, if free."""
-    key = zlib.crc32(target.encode()) - (1 << 31)  # signed int4
-    row = conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [EXPORT_LOCK, key]).fetchone()
+    """Take the export lock of ``target`` (a lake URL) for the session, if free.
+
+    Taken BEFORE the export's snapshot, on a connection of its own: exports of
+    one lake then run one after the other with ever newer snapshots, so a
+    partition is never replaced by an older one. Released by
+    `unlock_export`, or by the session ending (a killed exporter).
+    """
+    row = conn.execute(
+        "SELECT pg_try_advisory_lock(%s, %s)", [EXPORT_LOCK, _export_key(target)]
+    ).fetchone()
     return bool(row and row[0])
+
+
+def unlock_export(conn: psycopg.Connection, target: str) -> None:
+    """Let the next export of ``target`` run."""
+    conn.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK, _export_key(target)])

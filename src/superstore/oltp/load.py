@@ -27,5 +27,5 @@ def load_lines_direct(
             part = lines[start : start + chunk]
             staged = [StagedLine.from_line(x, source, 0, start + i) for i, x in enumerate(part)]
             batch = Batch(lines=staged)
-            total += write_batch(conn, "direct-load", batch)
+            total += write_batch(conn, "direct-load", batch).lines
     return total

@@ -96,13 +96,16 @@ def _info(conn: psycopg.Connection) -> dict[str, str]:
 
 
 def _export_token(conn: psycopg.Connection) -> str | None:
-    """The snapshot's id for a second connection, or None when the server cannot share it."""
-    try:
-        with conn.transaction():  # a savepoint: a refusal must not abort the snapshot
-            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
-    except psycopg.Error as exc:
-        if isinstance(exc, psycopg.OperationalError):
-            raise
-        log.debug("snapshot not shareable, reading on one connection: %s", exc)
+    """The snapshot's id for a second connection, or None when the server cannot share it.
+
+    Called at the top level of the transaction: PostgreSQL cannot export a
+    snapshot from a subtransaction (a savepoint made every export log an ERROR
+    and read on one connection). A standby in recovery may refuse to export
+    one, so there the export reads everything on the first connection.
+    """
+    standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    if standby and standby[0]:
+        log.debug("a standby in recovery: reading the snapshot on one connection")
         return None
+    row = conn.execute("SELECT pg_export_snapshot()").fetchone()
     return str(row[0]) if row else None

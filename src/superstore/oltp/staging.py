@@ -1,4 +1,4 @@
-"""The SQL of one ingest transaction: staging tables, upserts, running day totals.
+"""The SQL of one ingest transaction: staging tables, upserts, running day totals, changed days.
 
 Staging is narrow: the writer COPYs each line's own columns into stage_lines,
 and each order, customer and product version ONCE per batch (deduplicated in
@@ -7,6 +7,12 @@ upserts read a few thousand parent rows instead of sorting every line's copy
 of them. Measured per line in 20k-line batches of new lines, against staging
 all 25 columns per line and deduplicating with DISTINCT ON in PostgreSQL:
 customers 2.08 -> 0.15 us, products 1.17 -> 0.34 us, orders 6.26 -> 3.98 us.
+
+Every statement that changes what a day's export holds also writes that day
+into ``stage_changed_days``: new and changed orders (and the day an order moved
+from), new and changed lines, every day of a renamed customer's orders, and
+orders whose status an event settled (superstore.oltp.events). The batch then
+marks those days once (``MARK_DAYS``, superstore.oltp.changes).
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ __all__ = [
     "CUSTOMER_COLUMNS",
     "LINES_INSERT",
     "LINES_UPSERT",
+    "LINES_WRITTEN",
     "LINE_COLUMNS",
-    "ORDERS_COUNTED",
     "ORDERS_UPSERT",
+    "ORDERS_WRITTEN",
     "ORDER_COLUMNS",
     "PARENTS",
     "PRODUCT_COLUMNS",
@@ -69,6 +76,11 @@ DO $$ BEGIN
         product_id text, product_name text, category text, sub_category text,
         first_order_date date
     ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS stage_changed_days (order_date date) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS stage_events (
+        order_id text, event text, event_time timestamptz, line_number integer,
+        quantity integer, reason text, src_topic text, src_partition integer, src_offset bigint
+    ) ON COMMIT DELETE ROWS;
 END $$
 """
 
@@ -112,8 +124,11 @@ def spread_wide(table: str) -> tuple[str, ...]:
 # skips the update: parallel writers then waited for each other's whole
 # transaction. Rows already stored as they are are left out first (a plain read,
 # no lock), and the rest are locked in key order, so writers never deadlock.
+# A renamed customer changes every day it has orders on (the export reads the name
+# from the customer row), so those days are changed too.
 PARENTS = (
-    """INSERT INTO customers (customer_id, customer_name, segment)
+    """WITH up AS (
+       INSERT INTO customers (customer_id, customer_name, segment)
        SELECT s.customer_id, s.customer_name, s.segment FROM stage_customers s
        WHERE NOT EXISTS (
            SELECT 1 FROM customers c
@@ -123,8 +138,16 @@ PARENTS = (
        ON CONFLICT (customer_id) DO UPDATE
        SET customer_name = EXCLUDED.customer_name, segment = EXCLUDED.segment, updated_at = now()
        WHERE (customers.customer_name, customers.segment)
-             IS DISTINCT FROM (EXCLUDED.customer_name, EXCLUDED.segment)""",
-    """INSERT INTO products (product_id, product_name, category, sub_category, first_order_date)
+             IS DISTINCT FROM (EXCLUDED.customer_name, EXCLUDED.segment)
+       RETURNING customer_id, xmax <> 0 AS renamed
+    )
+    INSERT INTO stage_changed_days
+    SELECT DISTINCT o.order_date FROM orders o
+    WHERE o.customer_id IN (SELECT customer_id FROM up WHERE renamed)""",
+    # Returns the (category, sub-category) of the versions it inserted: only a new
+    # version can bring a category the store has not seen (alerted, not refused).
+    """WITH up AS (
+       INSERT INTO products (product_id, product_name, category, sub_category, first_order_date)
        SELECT s.product_id, s.product_name, s.category, s.sub_category, s.first_order_date
        FROM stage_products s
        WHERE NOT EXISTS (
@@ -134,7 +157,10 @@ PARENTS = (
        ORDER BY s.product_id, s.product_name
        ON CONFLICT (product_id, product_name) DO UPDATE
        SET first_order_date = LEAST(products.first_order_date, EXCLUDED.first_order_date)
-       WHERE EXCLUDED.first_order_date < products.first_order_date""",
+       WHERE EXCLUDED.first_order_date < products.first_order_date
+       RETURNING category, sub_category, xmax = 0 AS inserted
+    )
+    SELECT DISTINCT category, sub_category FROM up WHERE inserted""",
 )
 
 ORDERS_UPSERT = """
@@ -227,12 +253,29 @@ WHERE o.order_date = ANY(%(days)s::date[])
 GROUP BY o.order_date, l.product_id, l.product_name
 """
 
-# Orders, and how many of them are new, per order date (for the day totals).
-# xmax = 0 marks a row this statement inserted rather than updated.
-ORDERS_COUNTED = f"""
-WITH up AS ({ORDERS_UPSERT}    RETURNING order_date, xmax = 0 AS inserted
+# The orders upsert, recording the days it changed (a new or changed order's day, and
+# the day a moved order left), returning the orders it inserted: only their lines can
+# be COPYed without a conflict (xmax = 0 marks a row this statement inserted). All
+# CTEs read one snapshot, so `moved` sees the dates from before the upsert.
+ORDERS_WRITTEN = f"""
+WITH moved AS (
+    INSERT INTO stage_changed_days
+    SELECT o.order_date FROM orders o JOIN stage_orders s ON s.order_id = o.order_id
+    WHERE o.order_date <> s.order_date
+), up AS ({ORDERS_UPSERT}    RETURNING order_id, order_date, xmax = 0 AS inserted
+), changed AS (
+    INSERT INTO stage_changed_days SELECT DISTINCT order_date FROM up
 )
-SELECT order_date, count(*) FROM up WHERE inserted GROUP BY order_date
+SELECT order_id, order_date FROM up WHERE inserted
+"""
+
+# The lines of orders stored before: upserted (a replay replaces itself), the days of
+# the lines inserted or actually changed recorded.
+LINES_WRITTEN = f"""
+WITH up AS ({LINES_UPSERT}    RETURNING order_id
+)
+INSERT INTO stage_changed_days
+SELECT DISTINCT s.order_date FROM up JOIN stage_orders s ON s.order_id = up.order_id
 """
 
 
@@ -250,6 +293,9 @@ def lines_totalled(lines_sql: str) -> str:
     """
     return f"""
 WITH up AS ({lines_sql}    RETURNING order_id, product_id, product_name, sales, xmax = 0 AS inserted
+), changed AS (
+    INSERT INTO stage_changed_days
+    SELECT DISTINCT o.order_date FROM up u JOIN stage_orders o ON o.order_id = u.order_id
 ), written AS (
     SELECT o.order_date, u.order_id, u.product_id, u.product_name, u.sales, u.inserted
     FROM up u JOIN stage_orders o ON o.order_id = u.order_id

@@ -4,6 +4,12 @@ One snapshot per day serves every browser watching it: the live hub
 recomputes it once per committed ingest transaction (NOTIFY), not once per
 client. Queries are constant SQL with the day as a bound parameter, over the
 running day totals the ingest transaction keeps (migration 003).
+
+Cancelled orders leave the day's figures (sales, lines, orders, products,
+categories) the moment their cancellation is committed; returns stay in sales
+and are shown beside them. The running totals count every line stored, so a
+snapshot takes away the day's cancelled lines, found through the few orders
+any event touched (the ``orders_with_events`` index), never a scan of the day.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
+
+from superstore.oltp.events import OUTCOME_COLUMNS
 
 __all__ = ["CategorySales", "LatestOrder", "ProductSales", "TodaySnapshot", "read_today"]
 
@@ -46,6 +54,7 @@ class LatestOrder(BaseModel):
     lines: int
     sales: Decimal
     ingested_at: dt.datetime
+    status: str = Field(default="sold", description="sold, cancelled, returned or partly returned.")
 
 
 class TodaySnapshot(BaseModel):
@@ -53,9 +62,15 @@ class TodaySnapshot(BaseModel):
 
     date: dt.date
     timezone: str
-    sales: Decimal = Field(description="Sum of the day's line sales, exact.")
-    orders: int
-    lines: int
+    sales: Decimal = Field(description="Sum of the day's line sales, cancelled orders left out.")
+    orders: int = Field(description="Orders of the day, cancelled ones left out.")
+    lines: int = Field(description="Lines of the day, cancelled orders' left out.")
+    cancelled_orders: int = 0
+    cancelled_sales: Decimal = Field(default=Decimal(0), description="Sales cancelled.")
+    returned_orders: int = Field(default=0, description="Orders with a line returned.")
+    returned_sales: Decimal = Field(
+        default=Decimal(0), description="Part of `sales` returned (still counted in it)."
+    )
     top_products: list[ProductSales]
     categories: list[CategorySales]
     latest_orders: list[LatestOrder]
@@ -88,10 +103,30 @@ ORDER BY rank
 # A tracked day's running totals (migration 003), kept by the ingest transaction:
 # a snapshot reads one row per product sold that day and one per day, never the
 # day's lines, so its cost does not grow with the day (bench/freshness.py).
+# Less the cancelled lines of the day, per product version.
 _BY_PRODUCT = _ranked(
-    "SELECT product_id, product_name, lines, sales FROM day_product_sales"
+    "SELECT product_id, product_name, sum(lines) AS lines, sum(sales) AS sales FROM ("
+    " SELECT product_id, product_name, lines, sales FROM day_product_sales"
     " WHERE order_date = %(day)s AND lines <> 0"
+    " UNION ALL"
+    " SELECT l.product_id, l.product_name, -count(*), -sum(l.sales)"
+    " FROM orders o JOIN order_lines l ON l.order_id = o.order_id"
+    " WHERE o.order_date = %(day)s AND o.events_at IS NOT NULL AND o.cancelled_at IS NOT NULL"
+    " GROUP BY l.product_id, l.product_name"
+    ") t GROUP BY product_id, product_name HAVING sum(lines) <> 0"
 )
+
+# The day's orders that any event touched: how many are cancelled or returned, and
+# the money involved (the meaning of a status is the OLTP store's OUTCOME_COLUMNS).
+_EVENTS = f"""
+SELECT count(DISTINCT o.order_id) FILTER (WHERE o.cancelled_at IS NOT NULL),
+       coalesce(sum(l.sales) FILTER (WHERE o.cancelled_at IS NOT NULL), 0),
+       count(DISTINCT o.order_id) FILTER (WHERE o.cancelled_at IS NULL
+                                          AND ({OUTCOME_COLUMNS["returned_sales"]}) > 0),
+       coalesce(sum({OUTCOME_COLUMNS["returned_sales"]}), 0)
+FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+WHERE o.order_date = %(day)s AND o.events_at IS NOT NULL
+"""
 
 _DAY = "SELECT orders, latest_ids, last_at FROM day_totals WHERE order_date = %(day)s"
 
@@ -99,12 +134,16 @@ _DAY = "SELECT orders, latest_ids, last_at FROM day_totals WHERE order_date = %(
 # order that has since moved to another date is left out (the caller then falls
 # back to a scan).
 _LATEST = """
-SELECT o.order_id, c.customer_name, o.city, o.state, s.lines, s.sales, s.at
+SELECT o.order_id, c.customer_name, o.city, o.state, s.lines, s.sales, s.at,
+       CASE WHEN o.cancelled_at IS NOT NULL THEN 'cancelled'
+            WHEN o.returned_at IS NOT NULL THEN 'returned'
+            WHEN s.returned THEN 'partly returned' ELSE 'sold' END
 FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS lt(order_id, pos)
 JOIN orders o ON o.order_id = lt.order_id AND o.order_date = %(day)s
 JOIN customers c ON c.customer_id = o.customer_id
 CROSS JOIN LATERAL (
-    SELECT count(*) AS lines, sum(x.sales) AS sales, max(x.ingested_at) AS at
+    SELECT count(*) AS lines, sum(x.sales) AS sales, max(x.ingested_at) AS at,
+           bool_or(x.returned_at IS NOT NULL) AS returned
     FROM order_lines x WHERE x.order_id = lt.order_id
 ) s
 ORDER BY lt.pos
@@ -131,14 +170,25 @@ FROM (
 _SCAN_BY_PRODUCT = _ranked(
     "SELECT l.product_id, l.product_name, count(*) AS lines, sum(l.sales) AS sales"
     " FROM orders o JOIN order_lines l ON l.order_id = o.order_id"
-    " WHERE o.order_date = %(day)s GROUP BY l.product_id, l.product_name"
+    " WHERE o.order_date = %(day)s AND o.cancelled_at IS NULL"
+    " GROUP BY l.product_id, l.product_name"
 )
 
 _SCAN_DAY = """
-SELECT count(DISTINCT o.order_id), max(l.ingested_at)
+SELECT count(DISTINCT o.order_id) FILTER (WHERE o.cancelled_at IS NULL), max(l.ingested_at)
 FROM orders o JOIN order_lines l ON l.order_id = o.order_id
 WHERE o.order_date = %(day)s
 """
+
+
+# A caller limited to some regions and/or states (row-level security): the same scans,
+# with the order's ship-to place filtered (empty list = no limit on that dimension).
+# The running totals are per day, not per place, so a scoped snapshot always scans.
+PLACE = """o.order_date = %(day)s
+  AND (cardinality(%(regions)s::text[]) = 0 OR o.region = ANY(%(regions)s::text[]))
+  AND (cardinality(%(states)s::text[]) = 0 OR o.state = ANY(%(states)s::text[]))"""
+_SCANS = {"products": _SCAN_BY_PRODUCT, "day": _SCAN_DAY, "latest": _LATEST_SCAN, "events": _EVENTS}
+_PLACED = {k: sql.replace("o.order_date = %(day)s", PLACE) for k, sql in _SCANS.items()}
 
 
 async def _one(conn: AsyncConnection, sql: str, params: dict[str, object]) -> tuple[Any, ...]:
@@ -148,17 +198,29 @@ async def _one(conn: AsyncConnection, sql: str, params: dict[str, object]) -> tu
     return tuple(row)
 
 
-async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> TodaySnapshot:
-    """The day's snapshot; every query sees the same committed data."""
+async def read_today(
+    conn: AsyncConnection,
+    day: dt.date,
+    timezone: str,
+    regions: tuple[str, ...] = (),
+    states: tuple[str, ...] = (),
+) -> TodaySnapshot:
+    """The day's snapshot, of only the orders shipped to `regions`/`states` if given.
+
+    Every query sees the same committed data.
+    """
+    scoped = bool(regions or states)
+    scans = _PLACED if scoped else _SCANS
+    place = {"day": day, "regions": list(regions), "states": list(states)}
     async with conn.transaction():
         # REPEATABLE READ so totals, products, categories and orders agree.
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        totals = await (await conn.execute(_DAY, {"day": day})).fetchone()
-        if totals is None:  # not tracked: scan the day's lines
+        totals = None if scoped else await (await conn.execute(_DAY, {"day": day})).fetchone()
+        if totals is None:  # not tracked (or scoped): scan the day's lines
             products = await (
-                await conn.execute(_SCAN_BY_PRODUCT, {"day": day, "top": TOP_PRODUCTS})
+                await conn.execute(scans["products"], place | {"top": TOP_PRODUCTS})
             ).fetchall()
-            orders, last = await _one(conn, _SCAN_DAY, {"day": day})
+            orders, last = await _one(conn, scans["day"], place)
             latest = []
         else:
             orders, ids, last = totals
@@ -168,8 +230,13 @@ async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> Toda
             latest = await (
                 await conn.execute(_LATEST, {"ids": ids[:LATEST_ORDERS], "day": day})
             ).fetchall()
-        if len(latest) < min(LATEST_ORDERS, orders):
-            ids = (await _one(conn, _LATEST_SCAN, {"day": day, "limit": LATEST_ORDERS}))[0]
+        cancelled, cancelled_sales, returned, returned_sales = await _one(
+            conn, scans["events"], place
+        )
+        if totals is not None:
+            orders -= cancelled  # the running totals count every order stored
+        if len(latest) < min(LATEST_ORDERS, orders + cancelled):
+            ids = (await _one(conn, scans["latest"], place | {"limit": LATEST_ORDERS}))[0]
             latest = await (await conn.execute(_LATEST, {"ids": ids, "day": day})).fetchall()
     # Rows: the top products by rank, plus one row per category for its total.
     categories = {r[2]: r[4] for r in products if r[2] is not None}  # None: no products row
@@ -180,6 +247,10 @@ async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> Toda
         sales=sales,
         orders=orders,
         lines=int(lines),
+        cancelled_orders=cancelled,
+        cancelled_sales=cancelled_sales,
+        returned_orders=returned,
+        returned_sales=returned_sales,
         top_products=[
             ProductSales(product_id=r[0], product_name=r[1], sales=r[3])
             for r in products
@@ -198,6 +269,7 @@ async def read_today(conn: AsyncConnection, day: dt.date, timezone: str) -> Toda
                 lines=r[4],
                 sales=r[5],
                 ingested_at=r[6],
+                status=r[7],
             )
             for r in latest
         ],

@@ -18,6 +18,7 @@ from superstore.errors import FatalError
 from superstore.etl import engine_config, run_etl
 from superstore.export import Manifest, export_days
 from superstore.ops import metrics
+from superstore.ops.sync import Syncer
 from superstore.settings import Settings, load_settings
 from superstore.stack import pg_config
 from superstore.storage import LakeConfig
@@ -29,6 +30,7 @@ __all__ = [
     "etl_step",
     "export_days_step",
     "export_step",
+    "sync_stale_step",
     "timed",
 ]
 
@@ -87,6 +89,23 @@ def etl_days_step(days: Sequence[dt.date], settings: Settings | None = None) -> 
     lines = timed("etl", load, lambda n: n)
     log.info("loaded %d day(s), %d lines into the warehouse", len(days), lines)
     return lines
+
+
+def sync_stale_step(until: dt.date | None = None, settings: Settings | None = None) -> int:
+    """Re-export and reload every day changed since its partition; returns how many.
+
+    What `superstore run`'s sync loop does continuously, as one pass for a
+    scheduler: the day being written included, unless `until` bounds the days
+    (the daily run for a finished day); a no-op when nothing changed.
+    """
+    settings = settings or load_settings()
+    syncer = Syncer(settings)
+    result = timed("sync", lambda: syncer.sync_once(include_hot=True, until=until), lambda r: 0)
+    if result.busy:
+        log.info("sync: another process is syncing this lake; nothing to do here")
+    days = sorted(set(result.exported) | set(result.loaded))
+    log.info("synced %d changed day(s)", len(days))
+    return len(days)
 
 
 def check_step(day: dt.date | None = None, settings: Settings | None = None) -> None:

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import TopicPartition
 
+from superstore.etl import behind_in_warehouse
 from superstore.export import list_partitions
-from superstore.oltp import rejected_count
+from superstore.oltp import StaleDay, rejected_count, stale_days
 from superstore.ops.scheduler import RunState
 from superstore.settings import Settings
 from superstore.stack import kafka_config, pg_config, stack_status
 from superstore.storage import LakeConfig
+from superstore.warehouse import warehouse_config
 
 __all__ = ["PipelineStatus", "consumer_lag", "pipeline_status"]
 
@@ -34,6 +36,8 @@ class PipelineStatus:
     last_partition: dt.date | None = None
     partitions: int = 0
     done_through: dt.date | None = None
+    stale: list[StaleDay] | None = None  # changed since their partition was exported
+    behind: list[dt.date] | None = None  # partitions newer than what the warehouse loaded
     healthy: bool = True
 
 
@@ -68,9 +72,13 @@ def pipeline_status(settings: Settings, group: str = "superstore-ingest") -> Pip
     # Each part may be unreachable; that is reported as "unknown", never raised.
     with contextlib.suppress(Exception):  # broker down: shown as DOWN above
         status.lag, status.dlq_messages = _lag(settings, group)
+    lake = LakeConfig.from_settings(settings)
     # server down or schema not created yet
     with contextlib.suppress(Exception), pg_config(settings).connect(autocommit=True) as conn:
         status.rejected_lines = rejected_count(conn)
+        status.stale = stale_days(conn, lake.url)
+        with warehouse_config(settings).open() as warehouse:
+            status.behind = behind_in_warehouse(conn, lake, warehouse)
     with contextlib.suppress(Exception):  # lake not reachable
         days = list_partitions(LakeConfig.from_settings(settings))
         status.partitions = len(days)

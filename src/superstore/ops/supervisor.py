@@ -8,24 +8,36 @@ never stops ingestion. Ctrl-C / SIGTERM stop everything cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from superstore.check import Report, run_check
-from superstore.errors import SuperstoreError
+from superstore.contract import Expectations
+from superstore.errors import BusyError, SuperstoreError
 from superstore.export import list_partitions
-from superstore.ingest import BatchReport, Ingestor
-from superstore.oltp import order_dates, rejected_count
+from superstore.ingest import BatchReport, IngestOptions, Ingestor
+from superstore.oltp import (
+    known_categories,
+    migrate,
+    order_dates,
+    rejected_count,
+    release_sync_lock,
+    stale_days,
+)
 from superstore.ops import metrics, pipeline
 from superstore.ops.alerts import Alert, Alerter
 from superstore.ops.scheduler import Clock, RunState, due_days, latest_finished_day, system_clock
 from superstore.ops.status import consumer_lag
+from superstore.ops.sync import Syncer, run_sync_until, wait_for_sync_lock
 from superstore.retry import Backoff
 from superstore.settings import Settings
 from superstore.stack import kafka_config, pg_config
@@ -35,6 +47,7 @@ from superstore.web import serve_until
 __all__ = ["Supervisor", "SupervisorOptions"]
 
 log = logging.getLogger(__name__)
+BUSY_RETRY = 5.0  # seconds: another process holds the lake (the sync): try again then
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ class SupervisorOptions:
 
     ingest: bool = True
     serve: bool = True
+    sync: bool = True  # continuous sync of changed days (export + load)
     every: float | None = None
     tick: float = 30.0
     max_backoff: float = 600.0
@@ -69,10 +83,15 @@ class Supervisor:
         self.stop = threading.Event()
         self._export = export_days or (lambda days: pipeline.export_days_step(days, settings))
         self._etl = etl_days or (lambda days: pipeline.etl_days_step(days, settings))
+        # With the continuous sync on, the daily close is a sync pass bounded by the day:
+        # under the same lock (never alongside the sync thread), and only what changed.
+        self._through_sync = self.options.sync and export_days is None and etl_days is None
         self._reconcile = reconcile or self._run_check
         self._lag = lag or self._read_lag
         self._last_rejected: int | None = None
         self._lag_alerted = False
+        self._known: set[tuple[str, str]] = set()
+        self._new_values: list[tuple[str, str]] = []
         self._state_path = settings.data_dir / "run_state.json"
         self._step_backoff = Backoff(first=5.0, maximum=self.options.max_backoff)
         self._next_try = 0.0
@@ -91,9 +110,12 @@ class Supervisor:
             self._spawn("ingest", self._run_ingest)
         if self.options.serve:
             self._spawn("serve", self._run_serve)
+        if self.options.sync:
+            self._spawn("sync", lambda: run_sync_until(self.settings, self.stop))
 
     def run(self, max_cycles: int | None = None) -> None:
         """Schedule until stopped (or `max_cycles` scheduler cycles, for tests)."""
+        self.prepare_schema()
         self.start_background()
         try:
             while not self.stop.is_set():
@@ -106,6 +128,25 @@ class Supervisor:
             self.stop.set()
             for thread in self._threads:
                 thread.join(timeout=60)
+
+    def prepare_schema(self) -> None:
+        """Bring the OLTP schema up before any thread reads it, so none queries missing tables.
+
+        Waits (stop-aware, with backoff) while PostgreSQL is unreachable; a database
+        that refuses the migration (no DDL right) is left to the ingest to report.
+        """
+        backoff = Backoff(first=1.0, maximum=self.options.max_backoff)
+        while not self.stop.is_set():
+            try:
+                migrate(pg_config(self.settings))
+                return
+            except psycopg.OperationalError as exc:
+                delay = backoff.next()
+                log.warning("PostgreSQL not reachable (%s); retrying in %.0fs", exc, delay)
+                self.stop.wait(delay)
+            except psycopg.Error as exc:
+                log.warning("could not bring the schema up (%s); the ingest will retry", exc)
+                return
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:
@@ -126,13 +167,45 @@ class Supervisor:
         self._threads.append(thread)
 
     def _run_ingest(self) -> None:
+        self._known = self._known_categories()
+        options = IngestOptions(expect=Expectations.from_settings(self.settings))
         ingestor = Ingestor(
             kafka_config(self.settings),
             pg_config(self.settings),
-            on_batch=_record_batch,
+            options,
+            on_batch=self._record_batch,
             stop=self.stop,
         )
         ingestor.run()
+
+    def _record_batch(self, report: BatchReport) -> None:
+        """Every committed ingest batch into the metrics; new categories queued for an alert.
+
+        Runs in the ingest's thread, so it only counts and queues; `watch` sends.
+        """
+        metrics.observe_batch(report.consumed, report.written, report.rejected, report.seconds)
+        metrics.set_lag(report.lag)
+        if not report.categories:
+            return
+        new = [
+            (field, value)
+            for pair in report.categories
+            for field, value in zip(("category", "sub-category"), pair, strict=True)
+            if (field, value) not in self._known
+        ]
+        alert = bool(self._known)  # a store's very first products are its baseline
+        self._known.update(new)
+        metrics.observe_categories(report.categories)
+        if alert and new:
+            self._new_values.extend(new)
+
+    def _known_categories(self) -> set[tuple[str, str]]:
+        try:
+            with pg_config(self.settings).connect(autocommit=True) as conn:
+                pairs = known_categories(conn)
+        except Exception:  # schema not there yet: the first products become the baseline
+            return set()
+        return {("category", c) for c, _ in pairs} | {("sub-category", s) for _, s in pairs}
 
     def _run_serve(self) -> None:
         serve_until(self.settings, self.stop)
@@ -158,9 +231,16 @@ class Supervisor:
         if not days or time.monotonic() < self._next_try:
             return []
         try:
-            log.info("running export + etl for %d day(s): %s..%s", len(days), days[0], days[-1])
-            self._export(days)
-            self._etl(days)
+            if self._through_sync:
+                self._sync_through(days, today)
+            else:
+                log.info("running export + etl for %d day(s): %s..%s", len(days), days[0], days[-1])
+                self._export(days)
+                self._etl(days)
+        except BusyError as exc:  # the continuous sync is exporting this lake: our turn soon
+            log.info("export/etl of %s..%s waits: %s", days[0], days[-1], exc)
+            self._next_try = time.monotonic() + BUSY_RETRY
+            return []
         except (SuperstoreError, OSError) as exc:
             self._failed(days, exc)
             return []
@@ -175,7 +255,13 @@ class Supervisor:
 
     # -- watching: DLQ growth, lag, reconciliation -------------------------
     def watch(self) -> None:
-        """Alert on dead-letter growth and on consumer lag above the thresholds."""
+        """Alert on new categories, dead-letter growth and consumer lag above the thresholds."""
+        if self._new_values:
+            values, self._new_values = self._new_values, []
+            shown = ", ".join(f"{field} {value!r}" for field, value in values[:10])
+            self.alerter.send(
+                Alert("new_category", f"first lines with {shown}", {"values": len(values)})
+            )
         rejected = self._rejected_count()
         if rejected is not None:
             grown = rejected - (
@@ -197,18 +283,53 @@ class Supervisor:
             self.alerter.send(Alert("lag_high", f"consumer lag is {lag:,} messages"))
         self._lag_alerted = high
 
+    def _sync_through(self, days: list[dt.date], today: dt.date) -> None:
+        """Export and load what changed up to the last due day, as one sync pass."""
+        syncer = Syncer(self.settings, self.stop)
+        result = syncer.sync_once(include_hot=today in days, until=days[-1], wait=60.0)
+        if result.busy:
+            raise BusyError("the continuous sync is in a pass over this lake")
+        log.info(
+            "daily close through %s: %d day(s) exported, %d loaded (the others were in sync)",
+            days[-1], len(result.exported), len(result.loaded),
+        )  # fmt: skip
+
     def _check(self, until: dt.date) -> None:
         try:
-            report = self._reconcile(until)
-        except (SuperstoreError, OSError) as exc:
+            with self._between_syncs() as pending:
+                report = self._reconcile(until)
+                # Days changed since their export are the sync's next pass, not a mismatch.
+                stale = pending() if report.differences else set()
+                differences = [d for d in report.differences if d.day not in stale]
+        except (SuperstoreError, OSError, psycopg.Error) as exc:
             log.warning("reconciliation could not run: %s", exc)
             return
-        if not report.ok:
-            diffs = [d.describe() for d in report.differences[:5]] + list(report.problems)
+        if differences or report.problems:
+            diffs = [d.describe() for d in differences[:5]] + list(report.problems)
+            log.warning("reconciliation up to %s: %s", until, "; ".join(diffs)[:500])
             self.alerter.send(
                 Alert("reconciliation_mismatch", f"layers disagree up to {until}",
                       {"first": "; ".join(diffs)[:500]})
             )  # fmt: skip
+
+    @contextlib.contextmanager
+    def _between_syncs(self) -> Iterator[Callable[[], set[dt.date]]]:
+        """Hold the lake's sync lock (no pass between an export and its load) while checking.
+
+        Yields a function giving the days stale now. Without the sync thread: no lock,
+        and no day is pending.
+        """
+        if not self._through_sync:
+            yield set
+            return
+        lake = LakeConfig.from_settings(self.settings)
+        with pg_config(self.settings).connect(autocommit=True) as conn:
+            if not wait_for_sync_lock(conn, lake.url, 60.0, self.stop):
+                raise BusyError("the continuous sync kept the lake for a minute")
+            try:
+                yield lambda: {s.day for s in stale_days(conn, lake.url)}
+            finally:
+                release_sync_lock(conn, lake.url)
 
     def _run_check(self, until: dt.date) -> Report:
         return run_check(self.settings, until=until)
@@ -257,9 +378,3 @@ class Supervisor:
         except Exception as exc:  # tables not created yet (ingest has not started)
             log.info("no orders table yet: %s", type(exc).__name__)
             return []
-
-
-def _record_batch(report: BatchReport) -> None:
-    """Every committed ingest batch into the Prometheus metrics."""
-    metrics.observe_batch(report.consumed, report.written, report.rejected, report.seconds)
-    metrics.set_lag(report.lag)

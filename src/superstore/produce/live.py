@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from superstore.clients import KafkaConfig
+from superstore.produce.events import EventSynthesizer, event_record
 from superstore.produce.producer import ProduceResult, Progress, Record, produce_records, to_records
 from superstore.produce.synth import LineSynthesizer
 
@@ -22,14 +23,22 @@ def paced(
     stop: threading.Event,
     max_lines: int | None = None,
     duration: float | None = None,
+    events: EventSynthesizer | None = None,
 ) -> Iterator[Record]:
-    """Records at `rate` lines/s (whole orders at a time) until stopped or a limit is hit."""
+    """Records at `rate` lines/s (whole orders at a time) until stopped or a limit is hit.
+
+    With `events`, an order's cancellation or return follows some orders later
+    (events do not count towards the rate or `max_lines`).
+    """
     if rate <= 0:
         raise ValueError("rate must be positive")
     started = time.monotonic()
     sent = 0
     while not stop.is_set():
-        for record in to_records(synth.order(today())):
+        order = synth.order(today())
+        if events is not None:
+            yield from (event_record(e) for e in events.after(order))
+        for record in to_records(order):
             if max_lines is not None and sent >= max_lines:
                 return
             due = started + sent / rate
@@ -51,6 +60,7 @@ def produce_live(
     max_lines: int | None = None,
     duration: float | None = None,
     on_progress: Progress | None = None,
+    events: EventSynthesizer | None = None,
 ) -> ProduceResult:
     """Publish synthetic orders dated today in `timezone` at `rate` lines/s."""
     zone = ZoneInfo(timezone)
@@ -58,5 +68,5 @@ def produce_live(
     def today() -> dt.date:
         return dt.datetime.now(zone).date()
 
-    records = paced(synth, rate, today, stop or threading.Event(), max_lines, duration)
+    records = paced(synth, rate, today, stop or threading.Event(), max_lines, duration, events)
     return produce_records(config, records, on_progress=on_progress)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -18,8 +18,16 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from pydantic import ValidationError
 
 from superstore.clients import KafkaConfig
-from superstore.contract import decode_line
+from superstore.contract import (
+    DEFAULT_EXPECTATIONS,
+    Expectations,
+    OrderEvent,
+    WireError,
+    decode_message,
+    line_key,
+)
 from superstore.errors import TransientError
+from superstore.oltp import REFUSED_REASON
 
 __all__ = ["TopicSummary", "deleted_by_retention", "read_topic", "scan_topic"]
 
@@ -33,6 +41,8 @@ class TopicSummary:
     invalid: int = 0
     distinct_lines: int = 0
     sales_sum: Decimal = Decimal(0)
+    events: int = 0
+    contained: set[str] = field(default_factory=set, repr=False)
     partitions_by_order: dict[str, set[int]] = field(default_factory=dict, repr=False)
     invalid_reasons: Counter[str] = field(default_factory=Counter)
 
@@ -98,23 +108,46 @@ def _watermarks(consumer: Consumer, topic: str) -> dict[int, tuple[int, int]]:
 
 
 def read_topic(
-    config: KafkaConfig, topic: str | None = None, timeout: float = 60.0
+    config: KafkaConfig,
+    topic: str | None = None,
+    timeout: float = 60.0,
+    expect: Expectations = DEFAULT_EXPECTATIONS,
+    refused: Collection[tuple[int, int]] = (),
+    wanted: Mapping[str, Decimal] | None = None,
 ) -> TopicSummary:
-    """Summarise every message of `topic` (default: the lines topic), exactly."""
+    """Summarise every message of `topic` (default: the lines topic), exactly.
+
+    Messages are judged as the ingest judges them (`decode_message` with the
+    data expectations `expect`); those the ingest dead-lettered for a reason of
+    PostgreSQL's (`refused`: (partition, offset)) count as invalid too. With
+    `wanted` (line key -> sales), counts how many of those lines some message
+    holds with exactly that sales figure (`summary.contained`).
+    """
     summary = TopicSummary()
     seen: dict[str, Decimal] = {}
+    skip = set(refused)
 
     def visit_message(msg: Message) -> None:
+        if (msg.partition(), msg.offset()) in skip:
+            summary.invalid += 1
+            summary.invalid_reasons[REFUSED_REASON] += 1
+            return
         try:
-            line = decode_line(msg.value())
-        except (ValidationError, ValueError) as exc:
+            doc = decode_message(msg.value(), expect)
+        except (ValidationError, WireError, ValueError) as exc:
             summary.invalid += 1
             summary.invalid_reasons[type(exc).__name__] += 1
             return
-        summary.valid += 1
-        seen[line.key] = line.sales
-        partitions = summary.partitions_by_order.setdefault(line.order_id, set())
+        partitions = summary.partitions_by_order.setdefault(doc.order_id, set())
         partitions.add(msg.partition() or 0)
+        if isinstance(doc, OrderEvent):
+            summary.events += 1
+            return
+        summary.valid += 1
+        key, sales = line_key(doc), Decimal(str(doc.sales))
+        seen[key] = sales
+        if wanted is not None and wanted.get(key) == sales:
+            summary.contained.add(key)
 
     summary.messages = scan_topic(
         config, topic or config.topic, lambda _: None, timeout, on_message=visit_message

@@ -141,9 +141,11 @@ def start_postgres(home: Path, port: int, report: Report) -> ServiceState:
     # Sized for ingest bursts: with the default 128MB of buffers, backends wrote
     # dirty pages themselves during a 1M-line load; 1GB of WAL between
     # checkpoints meant full-page images every few hundred thousand lines.
+    # The log names each session's database, so an ERROR can be traced to its owner.
     options = (
         f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200"
         " -c shared_buffers=512MB -c max_wal_size=4GB"
+        " -c log_line_prefix='%m [%p] %q%u@%d '"
     )
     _pg(
         [_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log_path), "-w", "-t", "60",

@@ -23,10 +23,10 @@ from typing import Any, ClassVar, Self
 import duckdb
 import pyarrow as pa
 
-from superstore.errors import FatalError
+from superstore.errors import FatalError, TransientError
 from superstore.lifecycle import Closeable
 from superstore.settings import Settings
-from superstore.warehouse.schema import TABLES, StarTable
+from superstore.warehouse.schema import DAY_LOADS, TABLES, StarTable
 
 __all__ = [
     "Query",
@@ -68,11 +68,14 @@ class StarBatch:
     """The star rows of some lake days, ready to merge.
 
     ``days`` are every day the batch replaces, including days whose partition
-    holds no lines: merging deletes those days' facts first.
+    holds no lines: merging deletes those days' facts first. ``marks`` are the
+    days' change marks as their partitions hold them (recorded in
+    ``day_loads`` by the merge).
     """
 
     days: tuple[dt.date, ...]
     tables: dict[str, pa.Table] = field(default_factory=dict)
+    marks: dict[dt.date, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for star in TABLES:
@@ -85,6 +88,19 @@ class StarBatch:
     def time_keys(self) -> list[int]:
         """The batch's days as ``time_key`` values, sorted."""
         return sorted(time_key(d) for d in self.days)
+
+    def staged(self) -> list[tuple[StarTable, pa.Table]]:
+        """Every table the merge reads from a stage: the star tables and the days' marks."""
+        days = sorted(self.marks)
+        loads = pa.table(
+            {
+                "time_key": pa.array([time_key(d) for d in days], pa.int32()),
+                "change_mark": pa.array([self.marks[d] for d in days], pa.int64()),
+                "load_no": pa.array([0] * len(days), pa.int64()),  # set by the merge
+            },
+            schema=DAY_LOADS.arrow_schema,
+        )
+        return [(t, self.tables[t.name]) for t in TABLES] + [(DAY_LOADS, loads)]
 
     @property
     def lines(self) -> int:
@@ -141,6 +157,15 @@ class WarehouseReader(ABC):
         Each result is stored as table ``name`` in the ``local`` DuckDB; a
         warehouse that is busy or not built yet raises TransientError.
         """
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rows of one SELECT on the facts themselves (drill-through, long-tail breakdowns).
+
+        ``sql`` is PostgreSQL dialect with ``{s}`` for the schema and
+        ``%(name)s`` placeholders bound from ``params``; it runs read-only.
+        Targets that cannot run it (no array parameters) raise TransientError.
+        """
+        raise TransientError(f"order lines cannot be read from {self.display}")
 
 
 class TargetConfig(ABC):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from superstore.warehouse.schema import DIMENSIONS, LOAD_LOG, SALES_FACT, StarTable
+from superstore.warehouse.schema import DAY_LOADS, DIMENSIONS, LOAD_LOG, SALES_FACT, StarTable
 
 __all__ = ["STAGE_PREFIX", "merge_statements", "stage_name"]
 
@@ -85,4 +85,11 @@ def merge_statements(
         f"SELECT COALESCE(MAX(load_no), 0) + 1, CAST('{when}' AS TIMESTAMPTZ), {len(time_keys)}, "
         f"(SELECT COUNT(*) FROM {stage}) FROM {log}"
     )
+    # The marks the days were loaded at (their partitions'), under this load's number.
+    loads, staged = f"{schema}.{DAY_LOADS.name}", stage_name(DAY_LOADS)
+    statements += [
+        f"DELETE FROM {loads} USING {staged} AS st WHERE {DAY_LOADS.name}.time_key = st.time_key",
+        f"INSERT INTO {loads} (time_key, change_mark, load_no) "
+        f"SELECT time_key, change_mark, (SELECT MAX(load_no) FROM {log}) FROM {staged}",
+    ]
     return statements

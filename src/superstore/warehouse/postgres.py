@@ -11,7 +11,7 @@ snapshot so all pre-aggregates agree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import duckdb
 import psycopg
@@ -100,6 +100,18 @@ class PostgresReader(WarehouseReader):
                         store(local, name, table)
             except psycopg.errors.UndefinedTable as exc:
                 raise TransientError(f"{self.display} has no star schema yet") from exc
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One statement in a READ ONLY transaction."""
+        query = psql.SQL(sql).format(s=psql.Identifier(self.schema))
+        with self._connect() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                cur = conn.execute(query, params)
+            except psycopg.errors.UndefinedTable as exc:
+                raise TransientError(f"{self.display} has no star schema yet") from exc
+            names = [d.name for d in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def store(local: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:

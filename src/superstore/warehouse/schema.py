@@ -20,7 +20,9 @@ import pyarrow as pa
 from superstore.errors import ConfigError
 
 __all__ = [
+    "COLUMNS_SQL",
     "CUSTOMER_DIM",
+    "DAY_LOADS",
     "DIMENSIONS",
     "LOAD_LOG",
     "LOCATION_DIM",
@@ -31,6 +33,7 @@ __all__ = [
     "Column",
     "StarTable",
     "create_statements",
+    "upgrade_statements",
 ]
 
 # logical type -> (DuckDB, PostgreSQL, Redshift, Arrow, Redshift encoding)
@@ -198,6 +201,11 @@ SALES_FACT = StarTable(
         Column("quantity", "int", nullable=True),
         Column("discount", "rate", nullable=True),
         Column("profit", "money", nullable=True),
+        # After cancellations and returns: sold | cancelled | returned | partly returned.
+        # A cancelled line stays, flagged, and counts in no sales figure of the dashboards.
+        Column("status", "label"),
+        Column("returned_quantity", "int", nullable=True),
+        Column("returned_sales", "money"),
     ),
     key="line_key",
     natural=("order_id", "line_number"),
@@ -223,9 +231,53 @@ LOAD_LOG = StarTable(
     natural=("load_no",),
 )
 
+# Not a star table either: the change mark of each day as loaded (the lake partition's),
+# merged in the load's transaction, so the sync knows which days the warehouse is behind.
+DAY_LOADS = StarTable(
+    name="day_loads",
+    columns=(
+        Column("time_key", "int"),
+        Column("change_mark", "key"),
+        Column("load_no", "key"),
+    ),
+    key="time_key",
+    natural=("time_key",),
+)
+
 
 def create_statements(dialect: str, schema: str) -> list[str]:
     """Everything ``create_schema`` runs, in order (idempotent)."""
     return [f"CREATE SCHEMA IF NOT EXISTS {schema}"] + [
-        t.create_sql(dialect, schema) for t in (*TABLES, LOAD_LOG)
+        t.create_sql(dialect, schema) for t in (*TABLES, LOAD_LOG, DAY_LOADS)
     ]
+
+
+# Columns added after a warehouse may have been created, with the value its existing rows
+# take (what a line loaded before cancellations and returns existed was: sold, nothing back).
+_ADDED_LATER = {"status": "'sold'", "returned_quantity": "NULL", "returned_sales": "0"}
+COLUMNS_SQL = (
+    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = '{s}'"
+)
+
+
+def upgrade_statements(dialect: str, schema: str, existing: set[tuple[str, str]]) -> list[str]:
+    """ALTERs adding the columns an older warehouse lacks (``existing``: its (table, column))."""
+    out = []
+    tables = {t for t, _ in existing}
+    for table in TABLES:
+        if table.name not in tables:
+            continue  # created whole by create_statements
+        for column in table.columns:
+            if (table.name, column.name) in existing:
+                continue
+            if column.name not in _ADDED_LATER:
+                raise ConfigError(
+                    f"warehouse table {schema}.{table.name} lacks column {column.name}",
+                    hint="drop the warehouse schema and load it again: `superstore etl --all`",
+                )
+            sql_type = _TYPES[column.type][_DIALECTS.index(dialect)]
+            added = f"{column.name} {sql_type} DEFAULT {_ADDED_LATER[column.name]}"
+            if dialect == "redshift":
+                added += f" ENCODE {_TYPES[column.type][4]}"
+            out.append(f"ALTER TABLE {schema}.{table.name} ADD COLUMN {added}")
+    return out

@@ -25,9 +25,15 @@ import pyarrow.csv as pa_csv
 
 from superstore.dialects import render
 from superstore.errors import FatalError, SuperstoreError, TransientError
+from superstore.faults import crash_point
 from superstore.warehouse.base import Query, StarBatch, Warehouse
 from superstore.warehouse.merge import merge_statements, stage_name
-from superstore.warehouse.schema import TABLES, StarTable, create_statements
+from superstore.warehouse.schema import (
+    COLUMNS_SQL,
+    StarTable,
+    create_statements,
+    upgrade_statements,
+)
 
 __all__ = ["CopyFromStdinLoader", "SqlWarehouse", "StageLoader"]
 
@@ -126,6 +132,10 @@ class SqlWarehouse(Warehouse):
         with self._errors("creating the schema"), self._transaction(conn) as cursor:
             for statement in create_statements(self.ddl_dialect, self.schema):
                 self.execute(cursor, statement)
+            self.execute(cursor, COLUMNS_SQL.format(s=self.schema))
+            columns = {(str(t), str(c)) for t, c in cursor.fetchall()}
+            for statement in upgrade_statements(self.ddl_dialect, self.schema, columns):
+                self.execute(cursor, statement)
 
     @contextmanager
     def _transaction(self, conn: Any) -> Iterator[Any]:
@@ -146,13 +156,15 @@ class SqlWarehouse(Warehouse):
         conn = self._connection()
         try:
             with self._errors("merging a batch"), self._transaction(conn) as cursor:
-                for table in TABLES:
-                    self._stage(cursor, table, batch.tables[table.name])
+                staged = batch.staged()
+                for table, data in staged:
+                    self._stage(cursor, table, data)
                 for statement in merge_statements(self.schema, batch.time_keys):
                     self.execute(cursor, render(statement, self.dialect))
                 if check:
                     check(self._query_on(cursor))
-                for table in TABLES:
+                crash_point("warehouse_before_commit")
+                for table, _ in staged:
                     self.execute(cursor, f"DROP TABLE {stage_name(table)}")
         finally:
             self.loader.cleanup()

@@ -3,78 +3,60 @@
 Every statement below is a constant; filter values are passed as DuckDB
 parameters (``$years``, ``$category`` ...), never spliced into SQL. A visual
 is filtered by every filter except the one it sets itself (the segment donut
-keeps showing all segments, highlighting the clicked one), as in Power BI.
+keeps showing all segments, highlighting the clicked one), as in Power BI;
+its CSV applies every filter. Queries return exact sums of the base columns
+and the chosen measure is computed from them (`superstore.web.measures`), so
+a ratio is always a ratio of sums. Time visuals get every period of the
+selected span, zero when nothing sold: an axis never skips a month.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-import duckdb
 from pydantic import BaseModel
 
+from superstore.web import cubesql
 from superstore.web.cubes import Cubes
-from superstore.web.filters import Filters
+from superstore.web.cubesql import SUMS, bind, query, where
+from superstore.web.filters import Dimension, Filters
+from superstore.web.measures import (
+    BASE_COLUMNS,
+    INTEGER_COLUMNS,
+    MEASURES,
+    Measure,
+    change,
+    measure,
+)
+from superstore.web.periods import DateSet, Grain, Period, periods_between, shift_months
 
 __all__ = [
-    "Grain",
+    "Comparison",
     "Kpis",
+    "by_member",
     "category_trend",
     "growth",
+    "kpi_comparison",
     "kpis",
     "regions",
     "segments",
     "states",
+    "sums_of",
+    "zero_sums",
 ]
 
-Grain = Literal["month", "quarter", "year"]
-
-_WHERE = """
-    (len($years::INTEGER[]) = 0 OR list_contains($years::INTEGER[], year))
-    AND (len($states::VARCHAR[]) = 0 OR list_contains($states::VARCHAR[], state))
-    AND ($segment::VARCHAR IS NULL OR segment = $segment::VARCHAR)
-    AND ($region::VARCHAR IS NULL OR region = $region::VARCHAR)
-"""
-_CATEGORY = "AND ($category::VARCHAR IS NULL OR category = $category::VARCHAR)"
-# In orders/customers/cities, category NULL rows stand for "any category".
-_ANY_CATEGORY = "AND category IS NOT DISTINCT FROM $category::VARCHAR"
-
-_PERIOD = {
-    "month": "printf('%04d-%02d', year, month)",
-    "quarter": "printf('%04d-Q%d', year, quarter)",
-    "year": "CAST(year AS VARCHAR)",
+_LABEL = {
+    "year": "strftime({d}, '%Y')",
+    "quarter": "strftime({d}, '%Y') || '-Q' || CAST(quarter({d}) AS VARCHAR)",
+    "month": "strftime({d}, '%Y-%m')",
+    "day": "strftime({d}, '%Y-%m-%d')",
 }
-
-
-_SEGMENT = "($segment::VARCHAR IS NULL OR segment = $segment::VARCHAR)"
-_YEAR_BITS = "($ymask::HUGEINT IS NULL OR years & $ymask::HUGEINT != 0)"
-_CUSTOMERS = {
-    # The smallest table that can answer; one row per customer in cust_region/cust_all.
-    "state": f"""SELECT count(DISTINCT customer_key) FROM cust_state
-        WHERE list_contains($states::VARCHAR[], state)
-          AND ($region::VARCHAR IS NULL OR region = $region::VARCHAR)
-          AND {_SEGMENT} {_ANY_CATEGORY} AND {_YEAR_BITS}""",
-    "region": f"""SELECT count(*) FROM cust_region WHERE region = $region::VARCHAR
-          AND {_SEGMENT} {_ANY_CATEGORY} AND {_YEAR_BITS}""",
-    "all": f"""SELECT count(*) FROM cust_all WHERE {_SEGMENT} {_ANY_CATEGORY}
-          AND {_YEAR_BITS}""",
-}
-
-
-def _customer_table(filters: Filters) -> str:
-    return "state" if filters.states else "region" if filters.region else "all"
-
-
-def _year_mask(cubes: Cubes, filters: Filters) -> int | None:
-    """The year slicer as bits (bit 0 = the first year held); None = every year."""
-    if not filters.years:
-        return None
-    return sum(1 << (y - cubes.first_year) for y in filters.years if y >= cubes.first_year)
+_A_YEAR_LATER = "CAST(order_date + INTERVAL 1 YEAR AS DATE)"
 
 
 class Kpis(BaseModel):
-    """The KPI cards."""
+    """The KPI cards. `cities` counts distinct (city, state) pairs."""
 
     sales: Decimal
     profit: Decimal
@@ -83,105 +65,178 @@ class Kpis(BaseModel):
     customers: int
     cities: int
     lines: int
+    margin: Decimal | None = None
+    city_names: int = 0  # distinct city names (a name shared by two states counts once)
+    returns: Decimal = Decimal(0)  # the returned part of sales
+    net_sales: Decimal = Decimal(0)  # sales - returns
+    return_rate: Decimal | None = None  # returns / sales
 
 
-def _params(filters: Filters) -> dict[str, Any]:
-    return {
-        "years": list(filters.years),
-        "states": list(filters.states),
-        "segment": filters.segment,
-        "region": filters.region,
-        "category": filters.category,
-    }
+class Comparison(BaseModel):
+    """The same KPIs over the comparable span just before, and the change to it."""
+
+    label: str
+    kpis: Kpis
+    change: dict[str, float | None]
 
 
-def _rows(
-    cur: duckdb.DuckDBPyConnection, sql: str, filters: Filters, **extra: Any
-) -> list[dict[str, Any]]:
-    """Run a constant statement with the filters bound (only those it names)."""
-    params = {k: v for k, v in (_params(filters) | extra).items() if f"${k}" in sql}
-    result = cur.execute(sql, params)
-    names = [d[0] for d in result.description or []]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+def zero_sums() -> dict[str, Any]:
+    """A row of base sums for "nothing sold"."""
+    return {c: 0 if c in INTEGER_COLUMNS else Decimal(0) for c in BASE_COLUMNS}
 
 
-def kpis(cubes: Cubes, filters: Filters) -> Kpis:
-    """Totals under every filter."""
+def sums_of(row: dict[str, Any] | None) -> dict[str, Any]:
+    """The base sums of a result row, zero where nothing was summed."""
+    zero = zero_sums()
+    return {c: zero[c] if row is None or row.get(c) is None else row[c] for c in zero}
+
+
+def kpis(cubes: Cubes, filters: Filters, dates: DateSet | None = None) -> Kpis:
+    """Totals under every filter (over `dates` instead of the filters' own days if given)."""
+    dates = dates if dates is not None else filters.dates(cubes.last_day)
+    params = bind(cubes, filters, dates)
+    customers, extra = cubesql.customers(cubes, filters, dates, params)
     sql = f"""
-    WITH sums AS (
-      SELECT coalesce(sum(sales), 0) AS sales, coalesce(sum(profit), 0) AS profit,
-             coalesce(sum(quantity), 0) AS quantity, coalesce(sum(lines), 0) AS lines
-      FROM cube WHERE {_WHERE} {_CATEGORY}
-    )
+    WITH sums AS (SELECT {SUMS} FROM cube {where(params)})
     SELECT sums.*,
-      (SELECT coalesce(sum(orders), 0) FROM order_cells WHERE {_WHERE} {_ANY_CATEGORY}) AS orders,
-      ({_CUSTOMERS[_customer_table(filters)]}) AS customers,
-      (SELECT count(DISTINCT (state, city)) FROM city_cells WHERE {_WHERE} {_ANY_CATEGORY})
-        AS cities
-    FROM sums
-    """
-    (row,) = _rows(cubes.cursor(), sql, filters, ymask=_year_mask(cubes, filters))
-    return Kpis(**row)
-
-
-def category_trend(cubes: Cubes, filters: Filters, grain: Grain) -> list[dict[str, Any]]:
-    """Sales per period and category (the category cross-filter only highlights)."""
-    period = _PERIOD[grain]
-    sql = f"""
-    SELECT {period} AS period, category, sum(sales) AS sales
-    FROM cube WHERE {_WHERE}
-    GROUP BY ALL ORDER BY period, category
-    """
-    return _rows(cubes.cursor(), sql, filters.without("category"))
-
-
-def _by(cubes: Cubes, filters: Filters, column: str) -> list[dict[str, Any]]:
-    sql = f"""
-    SELECT {column}, sum(sales) AS sales, sum(profit) AS profit, sum(quantity) AS quantity
-    FROM cube WHERE {_WHERE} {_CATEGORY}
-    GROUP BY ALL ORDER BY sales DESC, {column}
-    """
-    return _rows(cubes.cursor(), sql, filters)
-
-
-def segments(cubes: Cubes, filters: Filters) -> list[dict[str, Any]]:
-    """Sales by customer segment, with each segment's share of the total."""
-    rows = _by(cubes, filters.without("segment"), "segment")
-    total = sum((r["sales"] for r in rows), Decimal(0))
-    for row in rows:
-        row["share"] = round(row["sales"] / total, 6) if total else Decimal(0)
-    return rows
-
-
-def regions(cubes: Cubes, filters: Filters) -> list[dict[str, Any]]:
-    """Sales and profit by region (treemap)."""
-    return _by(cubes, filters.without("region"), "region")
-
-
-def states(cubes: Cubes, filters: Filters) -> list[dict[str, Any]]:
-    """Sales and profit by US state (choropleth); the map shows every state."""
-    return _by(cubes, filters.without("state"), "state")
-
-
-def growth(cubes: Cubes, filters: Filters, grain: Grain) -> list[dict[str, Any]]:
-    """Sales per period with the change against the same period a year before, in %.
-
-    The year slicer picks which periods are shown, not which are compared:
-    2017's growth is measured against 2016 even when only 2017 is selected.
-    """
-    period = _PERIOD[grain]
-    sub = {"month": "month", "quarter": "quarter", "year": "0"}[grain]
-    sql = f"""
-    WITH p AS (
-      SELECT year, {sub} AS sub, any_value({period}) AS period, sum(sales) AS sales
-      FROM cube WHERE {_WHERE} {_CATEGORY} GROUP BY ALL
+      (SELECT coalesce(sum(orders), 0) FROM order_cells {where(params, "any")}) AS orders,
+      ({customers}) AS customers,
+      (SELECT count(DISTINCT (state, city)) FROM city_cells {where(params, "any")}) AS cities,
+      (SELECT count(DISTINCT city) FROM city_cells {where(params, "any")}) AS city_names
+    FROM sums"""
+    (row,) = query(cubes.cursor(), sql, params | extra)
+    sums = sums_of(row)
+    return Kpis(
+        **sums,
+        orders=row["orders"],
+        customers=row["customers"],
+        cities=row["cities"],
+        city_names=row["city_names"],
+        margin=measure("margin").value(sums),
+        return_rate=measure("return_rate").value(sums),
     )
-    SELECT cur.period, cur.sales, prev.sales AS prev_sales,
-           CASE WHEN prev.sales > 0
-                THEN round(CAST((cur.sales - prev.sales) * 100 / prev.sales AS DOUBLE), 2)
-           END AS yoy_pct
-    FROM p cur LEFT JOIN p prev ON prev.year = cur.year - 1 AND prev.sub = cur.sub
-    WHERE len($shown::INTEGER[]) = 0 OR list_contains($shown::INTEGER[], cur.year)
-    ORDER BY cur.year, cur.sub
+
+
+def kpi_comparison(cubes: Cubes, filters: Filters, current: Kpis) -> Comparison | None:
+    """The KPIs of the previous comparable span (None without a time filter)."""
+    dates = filters.dates(cubes.last_day)
+    before = dates.previous(cubes.first_day, cubes.last_day)
+    if before is None or before.empty(cubes.first_day, cubes.last_day):
+        return None
+    previous = kpis(cubes, filters, before)
+    changes: dict[str, float | None] = {}
+    for name in (*MEASURES, "orders", "customers", "cities"):
+        m = measure(name) if name in MEASURES else None
+        m = m or Measure(name, name, "count", name)
+        changes[name] = change(m, getattr(current, name), getattr(previous, name))
+    return Comparison(label=before.label or "", kpis=previous, change=changes)
+
+
+def _axis(cubes: Cubes, dates: DateSet, grain: Grain) -> list[str]:
+    lo, hi = dates.hull(cubes.first_day, cubes.last_day)
+    return periods_between(lo, hi, grain, dates.years) if lo <= hi else []
+
+
+def category_trend(
+    cubes: Cubes, filters: Filters, grain: Grain, m: Measure
+) -> list[dict[str, Any]]:
+    """The measure per period and category, every period and category present.
+
+    The category cross-filter only highlights here (it filters the others).
     """
-    return _rows(cubes.cursor(), sql, filters.without("year"), shown=list(filters.years))
+    dates = filters.dates(cubes.last_day)
+    params = bind(cubes, filters.without("category"), dates)
+    sql = f"""SELECT {_LABEL[grain].format(d="order_date")} AS period, category, {SUMS}
+        FROM cube {where(params)} GROUP BY ALL"""
+    got = {(r["period"], r["category"]): r for r in query(cubes.cursor(), sql, params)}
+    out = []
+    for period in _axis(cubes, dates, grain):
+        for category in cubes.known["category"]:
+            sums = sums_of(got.get((period, category)))
+            out.append({"period": period, "category": category, **sums, "value": m.value(sums)})
+    return out
+
+
+def growth(cubes: Cubes, filters: Filters, grain: Grain, m: Measure) -> list[dict[str, Any]]:
+    """The measure per period against the same days a year before.
+
+    The time filters pick which periods are shown, not which are compared:
+    2017's growth is measured against 2016 even when only 2017 is selected.
+    A change is in % for sums and in percentage points for ratios.
+    """
+    dates = filters.dates(cubes.last_day)
+    before = dates.shifted_year()
+    now_params, then_params = bind(cubes, filters, dates), bind(cubes, filters, before)
+    cur = f"""SELECT {_LABEL[grain].format(d="order_date")} AS period, {SUMS}
+        FROM cube {where(now_params)} GROUP BY ALL"""
+    prev = f"""SELECT {_LABEL[grain].format(d=_A_YEAR_LATER)} AS period, {SUMS}
+        FROM cube {where(then_params)} GROUP BY ALL"""
+    con = cubes.cursor()
+    now = {r["period"]: r for r in query(con, cur, now_params)}
+    then = {r["period"]: r for r in query(con, prev, then_params)}
+    sales = measure("sales")
+    out = []
+    for label in _axis(cubes, dates, grain):
+        period = Period.parse(label)
+        comparable = shift_months(period.end, -12) >= cubes.first_day and not (
+            grain == "day" and (period.start.month, period.start.day) == (2, 29)
+        )
+        sums = sums_of(now.get(label))
+        before_sums = sums_of(then.get(label)) if comparable else None
+        value = m.value(sums)
+        prev_value = m.value(before_sums) if before_sums is not None else None
+        prev_sales = before_sums["sales"] if before_sums is not None else None
+        out.append(
+            {
+                "period": label,
+                "sales": sums["sales"],
+                "prev_sales": prev_sales,
+                "yoy_pct": change(sales, sums["sales"], prev_sales),
+                "value": value,
+                "prev_value": prev_value,
+                "change": change(m, value, prev_value),
+            }
+        )
+    return out
+
+
+def by_member(
+    cubes: Cubes, filters: Filters, column: str, m: Measure, own: Dimension | None
+) -> list[dict[str, Any]]:
+    """The measure per member of `column`, ignoring the visual's own filter `own`.
+
+    Sorted by the measure, largest first. `share` is each member's part of
+    the total, only for an additive measure whose members are all >= 0 (a
+    part of a whole); otherwise None.
+    """
+    if own is not None:
+        filters = filters.without(own)
+    params = bind(cubes, filters)
+    sql = f"SELECT {column}, {SUMS} FROM cube {where(params)} GROUP BY ALL"
+    rows = query(cubes.cursor(), sql, params)
+    out = []
+    for row in rows:
+        sums = sums_of(row)
+        out.append({column: row[column], **sums, "value": m.value(sums)})
+    out.sort(key=lambda r: (r["value"] is None, -(r["value"] or 0), str(r[column])))
+    values = [Decimal(r["value"]) for r in out if r["value"] is not None]
+    total = sum(values, Decimal(0))
+    parts = m.additive and total > 0 and all(v >= 0 for v in values)
+    for row in out:
+        row["share"] = round(Decimal(row["value"]) / total, 6) if parts else None
+    return out
+
+
+def segments(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict[str, Any]]:
+    """The measure by customer segment, with each segment's share of the total."""
+    return by_member(cubes, filters, "segment", m, None if csv else "segment")
+
+
+def regions(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict[str, Any]]:
+    """The measure by region (treemap, or bars when the measure is not parts of a whole)."""
+    return by_member(cubes, filters, "region", m, None if csv else "region")
+
+
+def states(cubes: Cubes, filters: Filters, m: Measure, csv: bool = False) -> list[dict[str, Any]]:
+    """The measure by US state (the map shows every state; its CSV the selected ones)."""
+    return by_member(cubes, filters, "state", m, None if csv else "state")

@@ -24,12 +24,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from superstore import __version__
 from superstore.errors import SuperstoreError
+from superstore.web.access import install_access
 from superstore.web.api_analytics import ResultCache
 from superstore.web.api_analytics import router as analytics_router
 from superstore.web.api_today import router as today_router
 from superstore.web.config import WebConfig
 from superstore.web.cubes import CubeStore
 from superstore.web.live import LiveHub
+from superstore.web.rowscope import ScopedCubes
 
 __all__ = ["STATIC", "create_app"]
 
@@ -106,6 +108,8 @@ def create_app(config: WebConfig) -> FastAPI:
     app.state.config = config
     app.state.cubes = store
     app.state.results = ResultCache(config.result_cache)
+    app.state.scoped = ScopedCubes()
+    install_access(app, config.auth)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

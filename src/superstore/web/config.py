@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from superstore.clients import PgConfig
@@ -19,6 +20,7 @@ from superstore.errors import ConfigError
 from superstore.settings import Settings
 from superstore.stack import pg_config
 from superstore.warehouse import WarehouseReader, warehouse_config
+from superstore.web.access import AuthConfig, auth_config
 
 __all__ = ["WebConfig", "web_config"]
 
@@ -34,6 +36,8 @@ class WebConfig:
     timezone: str = "UTC"
     day: dt.date | None = None
     result_cache: int = 2048  # answers kept per warehouse version; 0 = always recompute
+    auth: AuthConfig = field(default_factory=AuthConfig)  # sign-in, roles, row scopes
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered beyond loopback and the bind
 
     def today(self, requested: dt.date | None = None) -> dt.date:
         """The day /today shows: the requested one, the pinned one, else today in the zone."""
@@ -55,4 +59,18 @@ def web_config(settings: Settings, day: dt.date | None = None) -> WebConfig:
     except ConfigError as exc:  # /today still works; /analytics says why it cannot
         log.warning("the analytics dashboard cannot read the warehouse: %s", exc)
         reader = None
-    return WebConfig(pg=pg, warehouse=reader, timezone=settings.timezone, day=day)
+    return WebConfig(
+        pg=pg,
+        warehouse=reader,
+        timezone=settings.timezone,
+        day=day,
+        auth=auth_config(settings),
+        allowed_hosts=_allowed_hosts(settings),
+    )
+
+
+def _allowed_hosts(settings: Settings) -> tuple[str, ...]:
+    """SUPERSTORE_WEB_ALLOWED_HOSTS plus the public URL's host (the name behind a proxy)."""
+    names = [x for x in settings.web_allowed_hosts.split(",") if x.strip()]
+    public = urlsplit(settings.web_public_url).hostname
+    return (*names, public) if public else tuple(names)

@@ -1,24 +1,26 @@
 """Pre-aggregates of the star schema, rebuilt once per warehouse version.
 
-The analytics visuals only ever filter and group by year, month, segment,
-region, state and category, so the fact table (10M+ lines) is reduced to:
+The analytics visuals only ever filter and group by day (and its year,
+quarter, month), segment, region, state, category and sub-category, so the
+fact table (10M+ lines) is reduced to:
 
-- ``cube``: additive sums (sales, profit, quantity, lines) per
-  year x quarter x month x segment x region x state x category: a few
-  thousand rows whatever the number of facts.
-- ``order_cells``: distinct orders per year x segment x region x state x
+- ``cube``: additive sums of the base columns (`measures.BASE_COLUMNS`) per
+  day x segment x region x state x category x sub-category: its size is
+  bounded by those combinations, not by the number of facts.
+- ``order_cells``: distinct orders per day x segment x region x state x
   category, plus a row per cell with category NULL (= any category). An
   order has one date, one customer (so one segment) and one ship-to place,
   so these counts add up across cells exactly; across categories they do
   not (an order can span categories), hence the extra NULL rows.
-- ``city_cells``: the distinct (state, city) pairs per cell, counted at query
-  time (a city is seen in many years and segments, so counts do not add up).
-- ``cust_state`` / ``cust_region`` / ``cust_all``: one row per customer and
-  category (NULL = any) and state / region / nothing, with a bit mask of the
-  years the customer bought in. Customers buy in many years and states, so
-  their count is a true distinct count; the masks make it a scan of one row
-  per customer (filtered by zone maps when a state or region is chosen)
-  instead of one per customer-year-state.
+- ``city_cells``: the distinct (state, city) pairs per day cell, counted at
+  query time (a city is seen on many days, so counts do not add up).
+- ``cust_days``: the distinct customers per day cell, for spans that are
+  not whole months; ``cust_state`` / ``cust_region`` / ``cust_all``: one row
+  per customer and category (NULL = any) and state / region / nothing, with
+  a bit mask of the months the customer bought in. A distinct count of
+  customers over whole months is then a scan of one row per customer
+  (filtered by zone maps when a state or region is chosen), and only the
+  partial months at the ends of a date range read ``cust_days``.
 
 Everything is exact (DECIMAL sums, true distinct counts). The tables live in
 an in-memory DuckDB; each request queries them through its own cursor.
@@ -26,6 +28,7 @@ an in-memory DuckDB; each request queries them through its own cursor.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -36,8 +39,17 @@ import duckdb
 
 from superstore.errors import TransientError
 from superstore.warehouse import WarehouseReader
+from superstore.web.measures import BASE_COLUMNS
 
-__all__ = ["CubeStore", "Cubes", "build_cubes"]
+__all__ = [
+    "CUBE_QUERIES",
+    "KNOWN",
+    "MAX_MASK_MONTHS",
+    "ROLLUPS",
+    "CubeStore",
+    "Cubes",
+    "build_cubes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,38 +59,65 @@ JOIN {s}.time_dim t ON t.time_key = f.time_key
 JOIN {s}.customer_dim c ON c.customer_key = f.customer_key
 JOIN {s}.product_dim p ON p.product_key = f.product_key
 JOIN {s}.location_dim l ON l.location_key = f.location_key
+WHERE coalesce(f.status, 'sold') <> 'cancelled'
 """
 
-_CELL = "t.year, c.segment, l.region, l.state"
+_CELL_KEYS = "t.full_date, t.year, t.month, c.segment, l.region, l.state"
+_CELL = "t.full_date AS order_date, t.year, t.month, c.segment, l.region, l.state"
 _ANY_CATEGORY = "CASE WHEN GROUPING(p.category) = 1 THEN NULL ELSE p.category END AS category"
+_SUMS = ", ".join(f"{sql} AS {name}" for name, sql in BASE_COLUMNS.items())
+
+
+def _by_cell(select: str, extra: str = "") -> str:
+    """Rows per day cell and category, plus the same with category NULL (= any)."""
+    keys = f"{_CELL_KEYS}{', ' + extra if extra else ''}"
+    return f"""SELECT {_CELL}, {_ANY_CATEGORY}, {select} {_JOINS}
+        GROUP BY GROUPING SETS (({keys}, p.category), ({keys}))"""
+
 
 CUBE_QUERIES: dict[str, str] = {
-    "cube": f"""SELECT t.year, t.quarter, t.month, c.segment, l.region, l.state, p.category,
-        sum(f.sales) AS sales, sum(f.profit) AS profit, sum(f.quantity) AS quantity,
-        count(*) AS lines {_JOINS}
-        GROUP BY t.year, t.quarter, t.month, c.segment, l.region, l.state, p.category""",
-    "order_cells": f"""SELECT {_CELL}, {_ANY_CATEGORY},
-        count(DISTINCT f.order_id) AS orders {_JOINS}
-        GROUP BY GROUPING SETS (({_CELL}, p.category), ({_CELL}))""",
-    "customer_cells": f"""SELECT {_CELL}, {_ANY_CATEGORY}, f.customer_key {_JOINS}
-        GROUP BY GROUPING SETS (({_CELL}, p.category, f.customer_key),
-                                ({_CELL}, f.customer_key))""",
-    "city_cells": f"""SELECT {_CELL}, {_ANY_CATEGORY}, l.city {_JOINS}
-        GROUP BY GROUPING SETS (({_CELL}, p.category, l.city), ({_CELL}, l.city))""",
+    "cube": f"""SELECT {_CELL}, t.quarter, p.category, p.sub_category, {_SUMS} {_JOINS}
+        GROUP BY {_CELL_KEYS}, t.quarter, p.category, p.sub_category""",
+    "order_cells": _by_cell("count(DISTINCT f.order_id) AS orders"),
+    "customer_cells": _by_cell("f.customer_key", "f.customer_key"),
+    "city_cells": _by_cell("l.city", "l.city"),
+    # When the warehouse last changed: the page says "data as of" it.
+    "loads": "SELECT max(loaded_at) AS loaded_at FROM {s}.load_log",
 }
 
-
-# Customers per (category, state), (category, region) and category, with a bit per year.
-_YEARS = "bit_or(CAST(1 AS HUGEINT) << (year - {first_year}))"
-_CUSTOMER_MASKS = (
-    f"""CREATE TABLE cust_state AS SELECT category, state, region, segment, customer_key,
-        {_YEARS} AS years FROM customer_cells GROUP BY ALL ORDER BY ALL""",
+# A HUGEINT holds 127 usable bits: month masks cover 10 years and 7 months of history.
+MAX_MASK_MONTHS = 127
+_MONTH = "(year * 12 + month - 1 - {first_month})"
+# Customers per region and overall, rolled up from cust_state (row scopes redo these).
+ROLLUPS = (
     """CREATE TABLE cust_region AS SELECT category, region, segment, customer_key,
-        bit_or(years) AS years FROM cust_state GROUP BY ALL ORDER BY ALL""",
+    bit_or(months) AS months FROM cust_state GROUP BY ALL ORDER BY ALL""",
     """CREATE TABLE cust_all AS SELECT category, segment, customer_key,
-        bit_or(years) AS years FROM cust_region GROUP BY ALL ORDER BY ALL""",
-    "DROP TABLE customer_cells",
+    bit_or(months) AS months FROM cust_region GROUP BY ALL ORDER BY ALL""",
 )
+_MASKS: tuple[tuple[bool, str], ...] = (  # (needs month masks, statement)
+    (
+        False,
+        """CREATE TABLE cust_days AS SELECT DISTINCT order_date, year, segment, region, state,
+        category, customer_key FROM customer_cells ORDER BY category NULLS FIRST, order_date""",
+    ),
+    (
+        True,
+        f"""CREATE TABLE cust_state AS SELECT category, state, region, segment, customer_key,
+        bit_or(CAST(1 AS HUGEINT) << {_MONTH}) AS months FROM customer_cells
+        GROUP BY ALL ORDER BY ALL""",
+    ),
+    *((True, rollup) for rollup in ROLLUPS),
+    (False, "DROP TABLE customer_cells"),
+)
+KNOWN = {
+    "year": "year",
+    "state": "state",
+    "segment": "segment",
+    "region": "region",
+    "category": "category",
+    "sub_category": "sub_category",
+}
 
 
 @dataclass
@@ -90,18 +129,34 @@ class Cubes:
     known: dict[str, list[object]]
     facts: int
     build_seconds: float
-    first_year: int = 0  # bit 0 of the customers' year masks
+    first_year: int = 0
     built_at: float = field(default_factory=time.time)
+    first_day: dt.date = dt.date(1970, 1, 1)  # the first and last days held
+    last_day: dt.date = dt.date(1970, 1, 1)
+    first_month: int = 0  # bit 0 of the customers' month masks: year * 12 + month - 1
+    masks: bool = True  # False when the history is too long for month masks
+    loaded_at: dt.datetime | None = None  # the warehouse's last load (UTC)
+    database: str | None = None  # a row scope's restricted copy (`superstore.web.rowscope`)
+    scope_regions: tuple[str, ...] = ()  # the row scope these cubes are limited to
+    scope_states: tuple[str, ...] = ()
+
+    @property
+    def cache_key(self) -> tuple[object, ...]:
+        """What answers are cached under: the version and the row scope."""
+        return self.version, self.scope_regions, self.scope_states
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one request (DuckDB connections are not shared across threads)."""
-        return self.con.cursor()
+        cur = self.con.cursor()
+        if self.database is not None:
+            cur.execute(f"USE {self.database}")
+        return cur
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
     row = con.execute(sql).fetchone()
     assert row is not None, "an aggregate without GROUP BY returns one row"
-    return row[0]
+    return tuple(row)
 
 
 def build_cubes(source: WarehouseReader, version: str) -> Cubes:
@@ -110,25 +165,44 @@ def build_cubes(source: WarehouseReader, version: str) -> Cubes:
     con = duckdb.connect(":memory:")
     source.materialize(con, CUBE_QUERIES)
     for table in ("cube", "order_cells", "city_cells"):
-        # The cell columns lead every filter; sorting keeps zone maps selective.
+        # Days lead every filter; sorting keeps zone maps selective.
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY ALL")
-    first_year = _scalar(con, "SELECT coalesce(min(year), 0) FROM customer_cells")
-    for statement in _CUSTOMER_MASKS:
-        con.execute(statement.format(first_year=int(first_year)))
+    first, last = _one(con, "SELECT min(order_date), max(order_date) FROM cube")
+    first, last = first or dt.date(1970, 1, 1), last or dt.date(1970, 1, 1)
+    first_month = first.year * 12 + first.month - 1
+    masks = last.year * 12 + last.month - 1 - first_month < MAX_MASK_MONTHS
+    for needs_masks, statement in _MASKS:
+        if needs_masks and not masks:
+            continue  # cust_days answers every distinct count, more slowly
+        con.execute(statement.format(first_month=first_month))
     known: dict[str, list[object]] = {}
-    for name, column in (
-        ("year", "year"),
-        ("state", "state"),
-        ("segment", "segment"),
-        ("region", "region"),
-        ("category", "category"),
-    ):
+    for name, column in KNOWN.items():
         rows = con.execute(f"SELECT DISTINCT {column} FROM cube ORDER BY 1").fetchall()
-        known[name] = [r[0] for r in rows]
-    facts = int(_scalar(con, "SELECT coalesce(sum(lines), 0) FROM cube"))
+        known[name] = [r[0] for r in rows if r[0] is not None]
+    facts = int(_one(con, "SELECT coalesce(sum(lines), 0) FROM cube")[0])
+    (loaded_at,) = _one(con, "SELECT max(loaded_at) FROM loads")
     seconds = time.perf_counter() - started
     log.info("analytics pre-aggregates: %s facts in %.2fs (%s)", f"{facts:,}", seconds, version)
-    return Cubes(version, con, known, facts, seconds, int(first_year))
+    return Cubes(
+        version,
+        con,
+        known,
+        facts,
+        seconds,
+        first_year=first.year,
+        first_day=first,
+        last_day=last,
+        first_month=first_month,
+        masks=masks,
+        loaded_at=_utc(loaded_at),
+    )
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A load time as an aware UTC datetime (warehouses store it without a zone)."""
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class CubeStore:
@@ -139,7 +213,7 @@ class CubeStore:
     answering; only the very first build makes requests wait.
     """
 
-    def __init__(self, source: WarehouseReader, check_every: float = 2.0) -> None:
+    def __init__(self, source: WarehouseReader, check_every: float = 1.0) -> None:
         self.source = source
         self.check_every = check_every
         self._cubes: Cubes | None = None
@@ -172,6 +246,16 @@ class CubeStore:
         if built is None:
             raise TransientError(self.last_error or "the warehouse could not be read")
         return built
+
+    def recent(self) -> Cubes | None:
+        """The pre-aggregates if their version was checked within ``check_every`` (no I/O).
+
+        None means "ask `current()`" (which may stat the file or query the catalog).
+        """
+        cubes = self._cubes
+        if cubes is not None and time.monotonic() - self._checked < self.check_every:
+            return cubes
+        return None
 
     def built(self) -> Cubes | None:
         """The pre-aggregates built last, without checking the warehouse's version."""

@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from superstore.errors import TransientError
 from superstore.oltp import NOTIFY_CHANNEL, TodaySnapshot, read_today
+from superstore.web.principal import EVERYONE, Scope
 
 __all__ = ["LiveHub"]
 
@@ -51,8 +52,8 @@ class LiveHub:
             dsn, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}
         )
         self._generation = 0
-        self._cache: dict[dt.date, tuple[int, TodaySnapshot]] = {}
-        self._locks: dict[dt.date, asyncio.Lock] = {}
+        self._cache: dict[tuple[dt.date, object], tuple[int, TodaySnapshot]] = {}
+        self._locks: dict[tuple[dt.date, object], asyncio.Lock] = {}
         self._subscribers: dict[_Key, set[asyncio.Queue[TodaySnapshot | None]]] = {}
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -79,28 +80,32 @@ class LiveHub:
                 await task
         await self._pool.close()
 
-    async def snapshot(self, requested: dt.date | None = None) -> TodaySnapshot:
-        """The snapshot of a day, computed at most once per change generation.
+    async def snapshot(
+        self, requested: dt.date | None = None, scope: Scope = EVERYONE
+    ) -> TodaySnapshot:
+        """The snapshot of a day (of a row scope's orders only), once per change generation.
 
         Raises TransientError (with what to do) while PostgreSQL is down or empty.
         """
         day = self._resolve(requested)
-        lock = self._locks.setdefault(day, asyncio.Lock())
+        key = (day, scope.key)
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             generation = self._generation
-            cached = self._cache.get(day)
+            cached = self._cache.get(key)
             if cached and cached[0] == generation:
                 return cached[1]
+            regions, states = scope.key
             try:
                 async with self._pool.connection(timeout=10.0) as conn:
-                    snap = await read_today(conn, day, self._timezone)
+                    snap = await read_today(conn, day, self._timezone, regions, states)
             except psycopg.errors.UndefinedTable as exc:
                 raise TransientError(
                     "PostgreSQL has no sales tables yet: run `superstore ingest` first"
                 ) from exc
             except (PoolTimeout, psycopg.OperationalError) as exc:
                 raise TransientError("PostgreSQL is not reachable") from exc
-            self._cache[day] = (generation, snap)
+            self._cache[key] = (generation, snap)
             if len(self._cache) > 64:  # a few days watched at most; forget the oldest
                 self._cache.pop(next(iter(self._cache)))
             return snap

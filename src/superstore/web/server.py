@@ -20,6 +20,7 @@ from superstore.lifecycle import Closeable
 from superstore.settings import Settings
 from superstore.web.app import create_app
 from superstore.web.config import WebConfig, web_config
+from superstore.web.hosts import HostAllowList, allowed_hosts, check_bind
 
 __all__ = ["DashboardServer", "bind", "serve", "serve_until"]
 
@@ -51,12 +52,13 @@ class DashboardServer(Closeable):
     """
 
     def __init__(self, config: WebConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        check_bind(host, config.auth.mode)  # before the socket: nothing listens on a refused bind
         self.sock = bind(host, port)
         self.host = host
         self.port = int(self.sock.getsockname()[1])
         self.server = uvicorn.Server(
             uvicorn.Config(
-                create_app(config),
+                HostAllowList(create_app(config), allowed_hosts(host, config.allowed_hosts)),
                 log_level="warning",
                 access_log=False,
                 timeout_graceful_shutdown=1,

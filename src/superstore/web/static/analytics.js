@@ -1,336 +1,370 @@
-// /analytics: slicers (years, states), cross-filtering by click (segment, region,
-// category, state), CSV per visual. The filter state lives in the URL, so a view
-// can be bookmarked; every change refetches all visuals in parallel.
+// /analytics: slicers (years, dates, states), a measure for every visual, cross-filtering
+// by click (segment, region, category, state), drill-down by time (year -> quarter ->
+// month -> day), drill-through to order lines, chips for every filter, CSV/PNG/zip and
+// print. The state lives in the URL; every change refetches the visuals in parallel.
 "use strict";
 
 (() => {
   const API = "/api/analytics";
-  const VISUALS = ["kpis", "category-trend", "segments", "regions", "growth", "states"];
-  const filters = { years: [], states: [], segment: null, region: null, category: null };
-  const grains = { trend: "month", growth: "quarter" };
+  const st = AN.state;
+  const s = st.s;
   let options = null;
   let seq = 0;
   let inflight = null;
-
-  const charts = {
-    trend: SS.chart("chart-trend"),
-    segments: SS.chart("chart-segments"),
-    regions: SS.chart("chart-regions"),
-    growth: SS.chart("chart-growth"),
-    states: SS.chart("chart-states"),
+  let measure = null;
+  let boot = null;
+  const charts = {};
+  const VISUALS = ["trend", "segments", "regions", "growth", "states"];
+  const TITLES = {
+    trend: "by category over time", segments: "by segment", regions: "by region",
+    growth: "growth, year over year", states: "by state", breakdown: "breakdown",
   };
+  const CSV = { trend: "category-trend", segments: "segments", regions: "regions", growth: "growth", states: "states" };
+  const $ = (id) => document.getElementById(id);
 
-  // ---- filter state <-> URL ------------------------------------------------
-  function readUrl() {
-    const p = new URLSearchParams(location.search);
-    filters.years = p.getAll("year").map(Number).filter(Number.isInteger);
-    filters.states = p.getAll("state");
-    for (const k of ["segment", "region", "category"]) filters[k] = p.get(k);
-    grains.trend = p.get("trend") || grains.trend;
-    grains.growth = p.get("growth") || grains.growth;
+  function notice(text, kind = "info") {
+    const el = $("notice");
+    el.hidden = !text;
+    el.dataset.kind = kind;
+    el.textContent = text || "";
   }
 
-  function query(extra = {}) {
-    const p = new URLSearchParams();
-    filters.years.forEach((y) => p.append("year", y));
-    filters.states.forEach((s) => p.append("state", s));
-    for (const k of ["segment", "region", "category"]) if (filters[k]) p.set(k, filters[k]);
-    for (const [k, v] of Object.entries(extra)) p.set(k, v);
-    return p.toString();
-  }
+  // ---- actions (clicks, keys, table buttons) ----------------------------------------
+  const act = {
+    filter(key, value) {
+      if (key === "state") s.states = s.states.length === 1 && s.states[0] === value ? [] : [value];
+      else s[key] = s[key] === value ? null : value;
+      if (key === "category") s.bsub = null;
+      refresh();
+    },
+    // A click on a time point drills one level down; at day level it shows the day's lines.
+    drillOrLines(label, extra) {
+      const p = st.parsePeriod(label);
+      if (!p) return;
+      if (p.grain === "day") { act.lines(st.prettyPeriod(label), { period: label, ...extra }, null); return; }
+      s.period = label;
+      s.trend = s.growth = st.finer(p.grain);
+      refresh();
+    },
+    lines(title, extra, row) { AN.detail.openLines(title, extra, row, ctx()); },
+    breakdown(change) { Object.assign(s, change); AN.detail.resort(); refresh(); },
+  };
+  // What renderers, keys and menus see: always the current measure and options.
+  const live = { get m() { return measure; }, get options() { return options; }, s, act };
+  const ctx = () => live;
 
-  function writeUrl() {
-    const q = query({ trend: grains.trend, growth: grains.growth });
-    history.replaceState(null, "", `${location.pathname}?${q}`);
-  }
-
-  function active() {
-    return filters.years.length || filters.states.length ||
-      filters.segment || filters.region || filters.category;
-  }
-
-  function toggle(key, value) {
-    filters[key] = filters[key] === value ? null : value;
-    refresh();
-  }
-
-  // ---- slicers and chips --------------------------------------------------
-  function buildSlicers() {
-    const years = document.getElementById("year-slicer");
+  // ---- controls ----------------------------------------------------------------------
+  function buildControls() {
+    const years = $("year-slicer");
     for (const y of options.years) {
       const b = document.createElement("button");
       b.type = "button"; b.dataset.year = String(y); b.textContent = String(y);
       b.addEventListener("click", () => {
-        const i = filters.years.indexOf(y);
-        if (i >= 0) filters.years.splice(i, 1); else filters.years.push(y);
-        filters.years.sort();
+        s.years = s.years.includes(y) ? s.years.filter((x) => x !== y) : [...s.years, y].sort();
         refresh();
       });
       years.appendChild(b);
     }
-    const states = document.getElementById("state-slicer");
-    for (const s of options.states) {
-      const o = document.createElement("option");
-      o.value = s; o.textContent = s;
-      states.appendChild(o);
-    }
-    states.addEventListener("change", () => {
-      filters.states = [...states.selectedOptions].map((o) => o.value);
+    const preset = $("date-preset");
+    for (const [name, label] of Object.entries(options.presets)) preset.add(new Option(label, name));
+    preset.add(new Option("Custom range…", "custom"));
+    preset.addEventListener("change", () => {
+      const v = preset.value;
+      $("custom-range").hidden = v !== "custom";
+      if (v === "custom") { $("date-from").focus(); return; }
+      Object.assign(s, { range: v || null, from: null, to: null });
       refresh();
     });
-    document.getElementById("reset").addEventListener("click", () => {
-      Object.assign(filters, { years: [], states: [], segment: null, region: null, category: null });
-      refresh();
-    });
-    for (const [key, id] of [["trend", "trend-grain"], ["growth", "growth-grain"]]) {
-      document.getElementById(id).addEventListener("click", (e) => {
-        const g = e.target.dataset && e.target.dataset.grain;
-        if (g) { grains[key] = g; refresh(); }
+    for (const id of ["date-from", "date-to"]) {
+      const input = $(id);
+      input.min = options.first_day; input.max = options.last_day;
+      input.addEventListener("change", () => {
+        const from = $("date-from").value || null, to = $("date-to").value || null;
+        if (from && to && from > to) { notice(`The range starts (${from}) after it ends (${to}).`, "warn"); return; }
+        Object.assign(s, { range: null, from, to });
+        refresh();
       });
     }
+    $("data-span").textContent = `data ${options.first_day} to ${options.last_day}; presets end on the last day`;
+    const measures = $("measure");
+    for (const m of options.measures) {
+      const b = document.createElement("button");
+      b.type = "button"; b.dataset.measure = m.name; b.textContent = m.label;
+      b.addEventListener("click", () => { s.measure = m.name; refresh(); });
+      measures.appendChild(b);
+    }
+    AN.picker.build(options.states, (chosen) => { s.states = chosen; refresh(); });
+    $("reset").addEventListener("click", () => { st.reset(); AN.detail.resort(); refresh(); });
+    for (const [key, id] of [["trend", "trend-grain"], ["growth", "growth-grain"]]) {
+      $(id).addEventListener("click", (e) => {
+        const g = e.target.dataset && e.target.dataset.grain;
+        if (g && !e.target.disabled) { s[key] = g; refresh(); }
+      });
+    }
+    $("breakdown-by").addEventListener("change", (e) => { s.by = e.target.value; if (s.by !== "product") s.bsub = null; AN.detail.resort(); refresh(); });
+    $("breakdown-top").addEventListener("change", (e) => { s.top = Number(e.target.value); refresh(); });
+    $("print").addEventListener("click", () => window.print());
+    document.querySelectorAll("[data-table-toggle]").forEach((b) => b.addEventListener("click", () => {
+      const card = b.closest(".card");
+      const on = b.getAttribute("aria-pressed") !== "true";
+      b.setAttribute("aria-pressed", String(on));
+      card.querySelector(".table-view").hidden = !on;
+      card.querySelector(".chart-wrap").hidden = on;
+      if (!on) charts[card.dataset.visual].resize();
+    }));
+    document.querySelectorAll("[data-png]").forEach((b) => b.addEventListener("click", () => {
+      const v = b.closest(".card").dataset.visual;
+      SS.downloadPNG(charts[v], SS.fileName(CSV[v], [...st.filterParams({ measure: s.measure === "sales" ? null : s.measure })], "png"));
+    }));
+    document.querySelectorAll(".kpi[data-kpi]").forEach((card) => card.addEventListener("click", () => {
+      act.lines(`${card.querySelector(".label").textContent} under the filters`, {}, null);
+    }));
+    AN.detail.wire();
   }
 
   function syncControls() {
     document.querySelectorAll("#year-slicer button").forEach((b) => {
-      b.setAttribute("aria-pressed", String(filters.years.includes(Number(b.dataset.year))));
+      b.setAttribute("aria-pressed", String(s.years.includes(Number(b.dataset.year))));
     });
-    for (const o of document.getElementById("state-slicer").options) {
-      o.selected = filters.states.includes(o.value);
-    }
+    document.querySelectorAll("#measure button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.measure === s.measure)));
+    const custom = !!(s.from || s.to);
+    $("date-preset").value = s.range || (custom ? "custom" : "");
+    $("custom-range").hidden = !custom && $("date-preset").value !== "custom";
+    $("date-from").value = s.from || ""; $("date-to").value = s.to || "";
+    AN.picker.sync(s.states);
+    const drilled = s.period && st.parsePeriod(s.period);
     for (const [key, id] of [["trend", "trend-grain"], ["growth", "growth-grain"]]) {
       document.querySelectorAll(`#${id} button`).forEach((b) => {
-        b.setAttribute("aria-pressed", String(b.dataset.grain === grains[key]));
+        b.setAttribute("aria-pressed", String(b.dataset.grain === s[key]));
+        b.disabled = !!drilled && drilled.grain !== "day" && st.GRAINS.indexOf(b.dataset.grain) <= st.GRAINS.indexOf(drilled.grain);
       });
     }
-    const chips = document.getElementById("chips");
-    const items = [];
-    for (const k of ["segment", "region", "category"]) {
-      if (!filters[k]) continue;
-      const chip = document.createElement("span");
-      chip.className = "chip"; chip.dataset.filter = k;
-      chip.textContent = `${k}: ${filters[k]}`;
-      items.push(chip);
+    for (const id of ["trend-crumbs", "growth-crumbs"]) crumbs($(id));
+    $("breakdown-by").value = s.by;
+    $("breakdown-top").value = String(s.top);
+    const chips = st.chips(options).map((c) => {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "chip"; b.dataset.filter = c.key; b.dataset.value = c.value;
+      b.setAttribute("aria-label", `Remove filter ${c.label}`);
+      b.append(Object.assign(document.createElement("span"), { textContent: c.label }), Object.assign(document.createElement("span"), { className: "x", textContent: "×", ariaHidden: "true" }));
+      b.addEventListener("click", () => { c.remove(); refresh(); });
+      return b;
+    });
+    $("chips").replaceChildren(...chips);
+    $("chips-label").hidden = !chips.length;
+    $("reset").disabled = !st.anyFilter();
+    for (const [v, stem] of Object.entries(CSV)) {
+      const extra = { measure: s.measure === "sales" ? null : s.measure };
+      if (v === "trend") extra.grain = s.trend;
+      if (v === "growth") extra.grain = s.growth;
+      $(`csv-${stem}`).href = `${API}/${stem}?${st.query({ ...extra, format: "csv" })}`;
     }
-    chips.replaceChildren(...items);
-    document.getElementById("reset").disabled = !active();
-  }
-
-  // ---- renderers ----------------------------------------------------------
-  function moneyTip(title, lines) {
-    return `<b>${SS.esc(title)}</b>` + lines.map(([k, v]) => `<br>${SS.esc(k)}: ${SS.esc(v)}`).join("");
-  }
-
-  function renderKpis(k) {
-    SS.setText("kpi-sales", SS.money(k.sales), k.sales);
-    SS.setText("kpi-profit", SS.money(k.profit), k.profit);
-    SS.setText("kpi-orders", SS.int(k.orders), k.orders);
-    SS.setText("kpi-quantity", SS.int(k.quantity), k.quantity);
-    SS.setText("kpi-customers", SS.int(k.customers), k.customers);
-    SS.setText("kpi-cities", SS.int(k.cities), k.cities);
-  }
-
-  function renderTrend(rows) {
-    const periods = [...new Set(rows.map((r) => r.period))].sort();
-    const cats = options.categories;
-    const byKey = new Map(rows.map((r) => [`${r.category}|${r.period}`, r.sales]));
-    SS.draw(charts.trend, {
-      color: SS.palette,
-      tooltip: {
-        ...SS.tooltipBase(), trigger: "axis",
-        formatter: (ps) => moneyTip(ps[0].axisValue, ps.map((p) => [p.seriesName, SS.money(byKey.get(`${p.seriesName}|${p.axisValue}`) || 0)])),
-      },
-      legend: { top: 0, selectedMode: false },
-      grid: { left: 8, right: 16, top: 30, bottom: 8, containLabel: true },
-      xAxis: { type: "category", data: periods },
-      yAxis: { type: "value", axisLabel: { formatter: SS.compact } },
-      series: cats.map((c) => {
-        const dim = filters.category && filters.category !== c;
-        return {
-          name: c, type: "line", smooth: true, triggerLineEvent: true, symbolSize: 6,
-          lineStyle: { width: filters.category === c ? 4 : 2, opacity: dim ? 0.25 : 1 },
-          itemStyle: { opacity: dim ? 0.25 : 1 },
-          data: periods.map((p) => Number(byKey.get(`${c}|${p}`) || 0)),
-        };
-      }),
-    });
-  }
-
-  function renderSegments(rows) {
-    SS.draw(charts.segments, {
-      color: SS.palette,
-      tooltip: {
-        ...SS.tooltipBase(), trigger: "item",
-        formatter: (p) => moneyTip(p.name, [["sales", SS.money(rows[p.dataIndex].sales)], ["share", `${p.percent}%`]]),
-      },
-      legend: { bottom: 0 },
-      series: [{
-        type: "pie", radius: ["38%", "62%"], center: ["50%", "45%"], selectedMode: "single",
-        avoidLabelOverlap: true,
-        label: { formatter: "{d}%" },  // names are in the legend: labels stay short
-        data: rows.map((r) => ({
-          name: r.segment, value: Number(r.sales), selected: filters.segment === r.segment,
-          itemStyle: { opacity: filters.segment && filters.segment !== r.segment ? 0.4 : 1 },
-        })),
-      }],
-    });
-  }
-
-  function renderRegions(rows) {
-    SS.draw(charts.regions, {
-      tooltip: {
-        ...SS.tooltipBase(),
-        formatter: (p) => moneyTip(p.name, [["sales", SS.money(rows[p.dataIndex].sales)], ["profit", SS.money(rows[p.dataIndex].profit)]]),
-      },
-      series: [{
-        type: "treemap", roam: false, nodeClick: false, breadcrumb: { show: false },
-        width: "100%", height: "100%",
-        label: { formatter: (p) => `${p.name}\n${SS.compact(p.value)}`, fontSize: 13, lineHeight: 18 },
-        data: rows.map((r, i) => ({
-          name: r.region, value: Number(r.sales),
-          itemStyle: {
-            color: SS.palette[i % SS.palette.length],
-            opacity: filters.region && filters.region !== r.region ? 0.35 : 1,
-            borderColor: "#fff", borderWidth: filters.region === r.region ? 4 : 1,
-          },
-        })),
-      }],
-    });
-  }
-
-  function renderGrowth(rows) {
-    SS.draw(charts.growth, {
-      color: [SS.palette[0], SS.palette[2]],
-      tooltip: {
-        ...SS.tooltipBase(), trigger: "axis",
-        formatter: (ps) => {
-          const r = rows[ps[0].dataIndex];
-          return moneyTip(r.period, [["sales", SS.money(r.sales)],
-            ["a year before", r.prev_sales === null ? "n/a" : SS.money(r.prev_sales)], ["YoY", SS.pct(r.yoy_pct)]]);
-        },
-      },
-      legend: { top: 0 },
-      grid: { left: 8, right: 8, top: 30, bottom: 8, containLabel: true },
-      xAxis: { type: "category", data: rows.map((r) => r.period) },
-      yAxis: [
-        { type: "value", axisLabel: { formatter: SS.compact } },
-        { type: "value", axisLabel: { formatter: (v) => `${v}%` }, splitLine: { show: false } },
-      ],
-      series: [
-        { name: "sales", type: "line", smooth: true, areaStyle: { opacity: 0.12 }, data: rows.map((r) => Number(r.sales)) },
-        { name: "YoY %", type: "line", yAxisIndex: 1, lineStyle: { type: "dashed" }, connectNulls: false, data: rows.map((r) => r.yoy_pct) },
-      ],
-    });
-  }
-
-  function renderStates(rows) {
-    const max = Math.max(1, ...rows.map((r) => Number(r.sales)));
-    const byName = new Map(rows.map((r) => [r.state, r]));
-    SS.draw(charts.states, {
-      tooltip: {
-        ...SS.tooltipBase(), trigger: "item",
-        formatter: (p) => {
-          const r = byName.get(p.name);
-          return r ? moneyTip(p.name, [["sales", SS.money(r.sales)], ["profit", SS.money(r.profit)]]) : moneyTip(p.name, [["sales", "none"]]);
-        },
-      },
-      visualMap: {
-        min: 0, max, left: 10, bottom: 10, calculable: false, text: ["more", "less"],
-        inRange: { color: ["#e8f1fa", "#9ecae1", "#3182bd", "#08306b"] },
-        formatter: (v) => SS.compact(v),
-      },
-      series: [{
-        type: "map", map: "us-states", roam: false, selectedMode: false,
-        projection: { project: (pt) => pt, unproject: (pt) => pt },
-        emphasis: { label: { show: false }, itemStyle: { areaColor: "#fdd49e" } },
-        itemStyle: { borderColor: "#fff", borderWidth: 0.6 },
-        data: rows.map((r) => ({
-          name: r.state, value: Number(r.sales),
-          itemStyle: filters.states.includes(r.state) ? { borderColor: "#e15759", borderWidth: 2.5 } : undefined,
-        })),
-      }],
-    });
-  }
-
-  // ---- loading ------------------------------------------------------------
-  function csvLinks() {
-    for (const v of VISUALS) {
-      const extra = { format: "csv" };
-      if (v === "category-trend") extra.grain = grains.trend;
-      if (v === "growth") extra.grain = grains.growth;
-      document.getElementById(`csv-${v}`).href = `${API}/${v}?${query(extra)}`;
+    $("csv-kpis").href = `${API}/kpis?${st.query({ format: "csv" })}`;
+    $("csv-breakdown").href = `${API}/breakdown?${st.query(st.breakdownParams({ format: "csv" }))}`;
+    $("zip").href = `${API}/export?${st.query({ measure: s.measure, trend: s.trend, growth: s.growth, by: s.by, top: s.top })}`;
+    for (const [v, title] of Object.entries(TITLES)) {
+      const el = document.querySelector(`[data-visual="${v}"] .title`);
+      if (el) el.textContent = v === "breakdown" ? `${measure.label} breakdown` : `${measure.label} ${title}`;
     }
+    $("print-filters").textContent = `Filters: ${st.chips(options).map((c) => c.label).join("; ") || "none"}. Measure: ${measure.label}. Data ${options.first_day} to ${options.last_day}, ${SS.int(options.facts)} sales lines.`;
   }
 
-  function notice(text) {
-    const el = document.getElementById("notice");
-    el.hidden = !text;
-    el.textContent = text || "";
+  function crumbs(nav) {
+    const items = [["All time", null], ...st.path(s.period).map((p) => [st.prettyPeriod(p.label), p.label])];
+    nav.replaceChildren(...items.map(([label, period], i) => {
+      const last = i === items.length - 1;
+      const el = document.createElement(last ? "span" : "button");
+      el.className = "crumb"; el.textContent = label;
+      if (last) el.setAttribute("aria-current", "location");
+      else {
+        el.type = "button";
+        el.addEventListener("click", () => {
+          s.period = period;
+          const p = period && st.parsePeriod(period);
+          s.trend = s.growth = p ? st.finer(p.grain) : "month";
+          if (!p) s.growth = "quarter";
+          refresh();
+        });
+      }
+      return el;
+    }));
+    nav.hidden = !s.period;
   }
 
+
+
+  // ---- KPI cards ---------------------------------------------------------------------
+  const KPIS = [["sales", "money"], ["returns", "money"], ["net_sales", "money"], ["return_rate", "ratio"],
+    ["profit", "money"], ["margin", "ratio"], ["orders", "count"],
+    ["quantity", "count"], ["customers", "count"], ["cities", "count"]];
+  function renderKpis(body) {
+    const k = body.kpis, prev = body.previous;
+    const none = k.lines === 0;
+    for (const [name, unit] of KPIS) {
+      SS.setText(`kpi-${name}`, none ? "–" : SS.fmt(unit, k[name]), k[name]);
+      const delta = $(`kpi-${name}-delta`);
+      const ch = prev ? prev.change[name] : null;
+      delta.textContent = !prev || none ? "" : `${ch === null ? "n/a" : SS.change(unit, ch)} vs ${prev.label}`;
+      delta.dataset.sign = ch === null ? "" : ch >= 0 ? "up" : "down";
+    }
+    $("kpi-cities-note").textContent = none ? "" : `${SS.int(k.cities)} city + state pairs; ${SS.int(k.city_names)} city names`;
+  }
+
+  // ---- loading -----------------------------------------------------------------------
   async function refresh() {
-    writeUrl();
+    measure = options.measures.find((m) => m.name === s.measure);
+    st.fitGrains();
+    st.write();
     syncControls();
-    csvLinks();
     if (inflight) inflight.abort();
     const ctrl = new AbortController();
     inflight = ctrl;
     document.body.dataset.state = "loading";
-    const q = query();
+    // The first view's answers were asked for while the scripts loaded (analytics-boot.js);
+    // one that failed there is asked again here, so its error reads as any other.
+    const early = boot;
+    boot = null;
+    const get = (url, i) => (early && early.urls && early.urls[i] === url
+      ? Promise.resolve(early.data[i]).then((got) => got || SS.getJSON(url, ctrl.signal))
+      : SS.getJSON(url, ctrl.signal));
     try {
-      const [k, trend, seg, reg, growth, states] = await Promise.all([
-        SS.getJSON(`${API}/kpis?${q}`, ctrl.signal),
-        SS.getJSON(`${API}/category-trend?${query({ grain: grains.trend })}`, ctrl.signal),
-        SS.getJSON(`${API}/segments?${q}`, ctrl.signal),
-        SS.getJSON(`${API}/regions?${q}`, ctrl.signal),
-        SS.getJSON(`${API}/growth?${query({ grain: grains.growth })}`, ctrl.signal),
-        SS.getJSON(`${API}/states?${q}`, ctrl.signal),
-      ]);
-      renderKpis(k.kpis);
-      renderTrend(trend.rows);
-      renderSegments(seg.rows);
-      renderRegions(reg.rows);
-      renderGrowth(growth.rows);
-      renderStates(states.rows);
-      notice(null);
+      const [k, trend, seg, reg, growth, states, table] = await Promise.all(st.visualUrls().map(get));
+      if (seq === 0) performance.mark("data");
+      const c = ctx();
+      renderKpis(k);
+      AN.visuals.trend(charts.trend, trend, c);
+      AN.visuals.segments(charts.segments, seg, c);
+      AN.visuals.regions(charts.regions, reg, c);
+      AN.visuals.growth(charts.growth, growth, c);
+      AN.visuals.states(charts.states, states, c);
+      AN.detail.renderBreakdown(table, c);
+      for (const v of VISUALS) tableView(v, c);
+      if (k.kpis.lines === 0) {
+        const what = st.chips(options).map((x) => x.label).join("; ");
+        notice(`No sales match these filters (${what || "none"}). Remove a filter chip, or Reset, to see more.`, "warn");
+      } else if (!$("notice").dataset.keep) notice(null);
+      delete $("notice").dataset.keep;
       seq += 1;
       document.body.dataset.seq = String(seq);
       document.body.dataset.state = "ready";
+      if (seq === 1) performance.mark("visuals-drawn");
     } catch (err) {
       if (err.name === "AbortError") return;
       document.body.dataset.state = "error";
-      notice(`Could not load the analytics: ${err.message}`);
+      notice(`Could not load the analytics: ${err.message}. Change or reset the filters to try again.`, "error");
+      $("reset").disabled = false;
     }
   }
 
-  function wireClicks() {
-    charts.segments.on("click", (p) => toggle("segment", p.name));
-    charts.regions.on("click", (p) => toggle("region", p.name));
-    charts.trend.on("click", (p) => toggle("category", p.seriesName));
-    charts.states.on("click", (p) => {
-      filters.states = filters.states.length === 1 && filters.states[0] === p.name ? [] : [p.name];
-      refresh();
+  // The data-table view of a visual: its numbers as text, and its actions as buttons.
+  function tableView(v, c) {
+    const spec = AN.visuals[v].table(charts[v], c);
+    const table = document.createElement("table");
+    table.className = "data";
+    const head = document.createElement("tr");
+    for (const h of [...spec.head, ""]) head.appendChild(Object.assign(document.createElement("th"), { textContent: h, scope: "col" }));
+    const rows = spec.rows.map((r) => {
+      const tr = document.createElement("tr");
+      r.cells.forEach((text, i) => tr.appendChild(Object.assign(document.createElement("td"), { textContent: text, className: i ? "num" : "" })));
+      const td = document.createElement("td");
+      td.className = "actions";
+      for (const [label, go] of r.actions) {
+        const b = Object.assign(document.createElement("button"), { type: "button", className: "row-action", textContent: label });
+        b.setAttribute("aria-label", `${label}: ${r.cells[0]}`);
+        b.addEventListener("click", go);
+        td.appendChild(b);
+      }
+      tr.appendChild(td);
+      return tr;
     });
+    table.append(Object.assign(document.createElement("thead")), Object.assign(document.createElement("tbody")));
+    table.tHead.appendChild(head);
+    table.tBodies[0].append(...rows);
+    document.querySelector(`[data-visual="${v}"] .table-view`).replaceChildren(table);
+  }
+
+  function wireCharts() {
+    charts.segments.on("click", (p) => p.name && act.filter("segment", p.name));
+    charts.regions.on("click", (p) => p.data && p.data.row && act.filter("region", p.data.row.region));
+    charts.states.on("click", (p) => p.name && act.filter("state", p.name));
+    charts.trend.on("click", (p) => {
+      if (p.componentType === "xAxis") act.drillOrLines(p.value, {});
+      else if (p.dataIndex !== undefined) act.drillOrLines(charts.trend.__rows.periods[p.dataIndex], { category: p.seriesName });
+      else if (p.seriesName) act.filter("category", p.seriesName); // the line itself
+    });
+    charts.growth.on("click", (p) => {
+      if (p.componentType === "xAxis") act.drillOrLines(p.value, {});
+      else if (p.dataIndex !== undefined) act.drillOrLines(charts.growth.__rows[p.dataIndex].period, {});
+    });
+    for (const v of VISUALS) {
+      SS.keyboard(charts[v], AN.visuals[v].keys(charts[v], ctx()));
+      charts[v].on("contextmenu", (p) => AN.menu.fromChart(v, charts[v], p, ctx()));
+    }
   }
 
   async function start() {
-    readUrl();
+    performance.mark("scripts-run");
+    SS.initTheme();
+    for (const [v, id] of [["trend", "chart-trend"], ["segments", "chart-segments"], ["regions", "chart-regions"],
+      ["growth", "chart-growth"], ["states", "chart-states"]]) charts[v] = SS.chart(id);
     try {
+      boot = await AN.boot;
       const [opts, topo] = await Promise.all([
-        SS.getJSON(`${API}/options`),
-        SS.getJSON("/static/vendor/us-states-albers-10m.json"),
+        boot.options || SS.getJSON(`${API}/options`),
+        boot.topo || SS.getJSON("/static/vendor/us-states-albers-10m.json"),
       ]);
       options = opts;
+      performance.mark("options");
       echarts.registerMap("us-states", topojson.feature(topo, topo.objects.states));
     } catch (err) {
       document.body.dataset.state = "error";
-      notice(`Analytics are not available: ${err.message}`);
+      notice(`Analytics are not available: ${err.message}`, "error");
       return;
     }
-    document.getElementById("warehouse").textContent =
-      `warehouse: ${SS.int(options.facts)} sales lines`;
-    buildSlicers();
-    wireClicks();
+    SS.setMembers("category", options.categories);
+    SS.setMembers("segment", options.segments);
+    SS.setMembers("region", options.regions);
+    showWarehouse();
+    const dropped = boot.options ? boot.dropped : st.read(options);
+    measure = options.measures.find((m) => m.name === s.measure);
+    buildControls();
+    wireCharts();
+    if (dropped.length) {
+      notice(`Ignored from the link, as the warehouse does not hold them or they are not valid: ${dropped.join(", ")}.`, "warn");
+      $("notice").dataset.keep = "1";
+    }
     await refresh();
+    follow();
+  }
+
+  // ---- the warehouse changing under the page ----------------------------------------
+  function showWarehouse() {
+    $("warehouse").textContent = `warehouse: ${SS.int(options.facts)} sales lines`;
+    const asOf = $("as-of");
+    asOf.dateTime = options.loaded_at || "";
+    asOf.textContent = options.loaded_at ? new Date(options.loaded_at).toLocaleString() : "";
+    $("as-of-wrap").hidden = !options.loaded_at;
+    document.body.dataset.version = options.version;
+  }
+
+  // The continuous sync reloads changed days within seconds: new answers are fetched
+  // as soon as the server has built the new version, without a reload.
+  function follow() {
+    const source = new EventSource(`${API}/stream`);
+    source.addEventListener("version", async (ev) => {
+      const got = JSON.parse(ev.data);
+      if (got.version === options.version) return;
+      try {
+        options = await SS.getJSON(`${API}/options`);
+      } catch (err) {
+        return; // the next version event tries again
+      }
+      SS.setMembers("category", options.categories);
+      SS.setMembers("segment", options.segments);
+      SS.setMembers("region", options.regions);
+      showWarehouse();
+      await refresh();
+    });
   }
 
   start();
