@@ -35,10 +35,10 @@ Key = tuple[str, int]  # a line's natural key: (order_id, line_number)
 
 
 @contextmanager
-def bench_stack(data_dir: Path) -> Iterator[Settings]:
-    """A local stack in its own data dir, stopped (and purged) at the end."""
+def bench_stack(data_dir: Path, brokers: int = 1) -> Iterator[Settings]:
+    """A local stack (`brokers` Kafka nodes) in its own data dir, stopped and purged at the end."""
     settings = load_settings(data_dir=data_dir)
-    stack_up(settings, report=lambda m: print(f"  {m}"))
+    stack_up(settings, report=lambda m: print(f"  {m}"), brokers=brokers)
     try:
         yield settings
     finally:

@@ -44,6 +44,7 @@ TITLES = {
     "freshness": "Freshness: produce -> /today API",
     "continuous": "Continuous operation: freshness of every layer, and the sync's cost",
     "dashboard": "Dashboards: /analytics against the previous main, the API at 10M facts",
+    "replication": "Replication: 3 brokers and RF=3 against 1 broker and RF=1",
 }
 
 
@@ -112,22 +113,42 @@ def _n(value: object) -> str:
     return f"{value:,}" if isinstance(value, int | float) else "-"
 
 
+def _ceiling(r: dict) -> dict:
+    """The ingest results' ceiling (results before the multi-session one had a single run)."""
+    return r.get("ceiling") or r["ceiling_copy_upsert_no_kafka"]
+
+
 def _ingest_targets(r: dict | None) -> list[Target]:
     goals = (
         "ours >= 50,000 lines/s (1M lines, 2 cores)",
-        "ours >= 0.5x the raw ceiling (COPY + upsert, no Kafka)",
+        "ours >= 0.8x the true ceiling (best of 1-3 sessions, no Kafka)",
         "ours >= 20x the naive per-message consumer",
     )
     if not r:
         return [Target(4, g, "-", None) for g in goals]
     ours = r["ours"]["lines_per_s"]
-    ceiling = r["ceiling_copy_upsert_no_kafka"]["lines_per_s"]
+    best = _ceiling(r)
+    ceiling = best["lines_per_s"]
     naive = r["naive_per_message"]["lines_per_s"]
+    sessions = best.get("sessions", 1)
     return [
         Target(4, goals[0], f"{ours:,} lines/s", ours >= 50_000),
-        Target(4, goals[1], f"x{ours / ceiling:.2f} ({ceiling:,} lines/s)", ours / ceiling >= 0.5),
+        Target(
+            20,
+            goals[1],
+            f"x{ours / ceiling:.2f} ({ceiling:,} lines/s, {sessions} session(s))",
+            ours / ceiling >= 0.8,
+        ),
         Target(4, goals[2], f"x{ours / naive:.1f} ({naive:,} lines/s)", ours / naive >= 20),
     ]
+
+
+def _replication_target(r: dict | None) -> Target:
+    goal = "ingest with 3 brokers, RF=3 >= 0.7x 1 broker, RF=1 (same 1M lines)"
+    if not r:
+        return Target(20, goal, "-", None)
+    ratio = r["ratio_rf3_vs_rf1"]
+    return Target(20, goal, f"x{ratio} ({r['rf3']['lines_per_s']:,} lines/s)", ratio >= 0.7)
 
 
 def _peer_targets(r: dict | None) -> list[Target]:
@@ -188,6 +209,7 @@ def targets(run: dict, loaded: dict[str, Loaded]) -> list[Target]:
         *_ingest_targets(got.get("ingest")),
         *_peer_targets(got.get("ingest_peers")),
         _freshness_target(got.get("freshness")),
+        _replication_target(got.get("replication")),
         _bar_target(run),
     ]
 
@@ -234,14 +256,19 @@ def _ingest_section(r: dict) -> str:
         )
         for x in by_workers
     ]
+    ceilings = r.get("ceiling_by_sessions") or [_ceiling(r)]
+    ours_rate = r["ours"]["lines_per_s"]
     rows = [
         [label, _n(x["lines"]), f"{x['seconds']:,.1f}", _n(x["lines_per_s"]), ratio]
         for label, x, ratio in (
             *runs,
-            (
-                "ceiling: COPY + upsert, no Kafka",
-                r["ceiling_copy_upsert_no_kafka"],
-                f"ours x{r['ratio_vs_ceiling']}",
+            *(
+                (
+                    f"ceiling: {c.get('sessions', 1)} session(s), no Kafka, no validation",
+                    c,
+                    f"ours x{ours_rate / c['lines_per_s']:.2f}",
+                )
+                for c in ceilings
             ),
             (
                 "naive per-message consumer (sample)",
@@ -270,7 +297,8 @@ def _ingest_section(r: dict) -> str:
         )
         lines += [
             "",
-            f"Ours and the ceiling ran in {len(rounds['ceiling'])} rounds, taking turns; each "
+            f"Ours and the ceiling ran in {len(next(iter(rounds.values())))} rounds, taking "
+            "turns; each "
             f"row above is the median round. Lines/s by round: {each}. Ours / ceiling by "
             "round: " + ", ".join(f"x{x}" for x in r["ratio_vs_ceiling_by_round"]) + ".",
         ]
@@ -422,7 +450,7 @@ def _ingest_plot(r: dict, plt: Any, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(6, 4))
     runs = {
         "ours": r["ours"],
-        "ceiling (no Kafka)": r["ceiling_copy_upsert_no_kafka"],
+        "ceiling (no Kafka)": _ceiling(r),
         "naive": r["naive_per_message"],
     }
     _bars(ax, list(runs), {"lines/s": [x["lines_per_s"] for x in runs.values()]}, "lines/s")

@@ -86,6 +86,16 @@ STEPS = (
         "lines and the stack start ~1 min",
     ),
     Step(
+        "replication",
+        "replication.py",
+        ("--lines", "1000000", "--rounds", "3", "--workers", "2"),
+        ("--lines", "20000", "--rounds", "1", "--workers", "2"),
+        480,
+        "1M lines produced (acks=all) then ingested by 2 workers, on 1 broker RF=1 and on "
+        "3 brokers RF=3, 3 rounds taking turns; estimated: both stacks start in ~1.5 min, "
+        "each produce ~15 s and ingest ~25-40 s, so ~1 min per stack per round",
+    ),
+    Step(
         "ingest_peers",
         "ingest_peers.py",
         (

@@ -59,18 +59,24 @@ def _ingest() -> dict:
         "lines": 1_000_000, "batch_size": 20_000,
         "produce": {"seconds": 12.1, "lines_per_s": 82_645},
         "ours": {"lines": 1_000_000, "seconds": 34.474, "lines_per_s": 29_007},
-        "ceiling_copy_upsert_no_kafka": {"lines": 1_000_000, "seconds": 19.634,
-                                         "lines_per_s": 50_932},
+        "ceiling_by_sessions": [
+            {"sessions": 1, "lines": 1_000_000, "seconds": 22.1, "lines_per_s": 45_249},
+            {"sessions": 2, "lines": 1_000_000, "seconds": 19.634, "lines_per_s": 50_932},
+        ],
+        "ceiling": {"sessions": 2, "lines": 1_000_000, "seconds": 19.634,
+                    "lines_per_s": 50_932},
         "naive_per_message": {"lines": 21_080, "seconds": 20.0, "lines_per_s": 1_054},
         "rounds": {
             "workers_2": [{"lines_per_s": 31_000}, {"lines_per_s": 29_007},
                           {"lines_per_s": 25_000}],
-            "ceiling": [{"lines_per_s": 50_932}, {"lines_per_s": 52_000},
-                        {"lines_per_s": 40_000}],
+            "ceiling_1": [{"lines_per_s": 45_249}, {"lines_per_s": 46_000},
+                          {"lines_per_s": 40_000}],
+            "ceiling_2": [{"lines_per_s": 50_932}, {"lines_per_s": 52_000},
+                          {"lines_per_s": 40_000}],
         },
         "ratio_vs_ceiling_by_round": [0.609, 0.558, 0.625],
         "ratio_vs_ceiling": 0.57, "ratio_vs_naive": 27.5,
-        "targets": {"lines_per_s>=50000": False, "ratio_vs_ceiling>=0.5": True,
+        "targets": {"lines_per_s>=50000": False, "ratio_vs_ceiling>=0.8": False,
                     "ratio_vs_naive>=20": True},
     }  # fmt: skip
 
@@ -229,9 +235,9 @@ def test_every_target_is_judged_on_the_run(tmp_path: Path, where: Path) -> None:
     assert (tmp_path / "out" / "README.md").read_text() == text
     got = _verdicts(text)
     assert got["ours >= 50,000 lines/s (1M lines, 2 cores)"] == ("29,007 lines/s", "**NOT met**")
-    assert got["ours >= 0.5x the raw ceiling (COPY + upsert, no Kafka)"] == (
-        "x0.57 (50,932 lines/s)",
-        "met",
+    assert got["ours >= 0.8x the true ceiling (best of 1-3 sessions, no Kafka)"] == (
+        "x0.57 (50,932 lines/s, 2 session(s))",
+        "**NOT met**",
     )
     assert got["ours >= 20x the naive per-message consumer"] == ("x27.5 (1,054 lines/s)", "met")
     ratio = got["ours >= 3x the Kafka Connect JDBC sink's throughput"]
@@ -259,8 +265,9 @@ def test_every_target_is_judged_on_the_run(tmp_path: Path, where: Path) -> None:
     assert "| p99 | 180 |" in text
     assert "| ingest | `python bench/ingest.py --lines 1000000` | ok | 3.3 min | 10.0 min |" in text
     assert (
-        "Lines/s by round: workers 2 31,000 / 29,007 / 25,000; ceiling 50,932 / 52,000 / "
-        "40,000. Ours / ceiling by round: x0.609, x0.558, x0.625." in text
+        "Lines/s by round: workers 2 31,000 / 29,007 / 25,000; ceiling 1 45,249 / 46,000 / "
+        "40,000; ceiling 2 50,932 / 52,000 / 40,000. Ours / ceiling by round: x0.609, "
+        "x0.558, x0.625." in text
     )
 
 
@@ -283,7 +290,7 @@ def test_stale_and_failed_steps_are_refused_not_reported(tmp_path: Path, where: 
     got = _verdicts(text)
     for goal in (
         "ours >= 50,000 lines/s (1M lines, 2 cores)",
-        "ours >= 0.5x the raw ceiling (COPY + upsert, no Kafka)",
+        "ours >= 0.8x the true ceiling (best of 1-3 sessions, no Kafka)",
         "ours >= 20x the naive per-message consumer",
     ):
         assert got[goal] == ("-", "not measured")
