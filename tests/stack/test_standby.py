@@ -8,23 +8,30 @@ back, then stop everything.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import psutil
 import psycopg
 import pytest
 
 from superstore.clients import PgConfig
+from superstore.oltp import migrate
+from superstore.oltp.today import TodaySnapshot
 from superstore.settings import Settings, load_settings
 from superstore.stack import stack_down, stack_env, stack_status, stack_up
 from superstore.stack.faults import kill_pg_primary
 from superstore.stack.standby import SLOT, replication_lag, wait_for_replay
 from superstore.stack.state import ServiceState, read_state
 from superstore.stack.topology import read_topology
+from superstore.web.live import LiveHub
+from tests.support.ingest import Feed, flat, orders_of, snapshot
 
 pytestmark = [pytest.mark.failover, pytest.mark.timeout(180)]
 
@@ -105,6 +112,47 @@ def test_standby_replicates_what_the_primary_commits(pair: Settings) -> None:
         f"1000 rows replayed on the standby {took:.2f}s after commit; lag now {gap} B",
         file=sys.stderr,
     )
+
+
+def test_today_pushes_from_the_standby_without_listen(pair: Settings) -> None:
+    """Dashboards reading the standby: LISTEN is refused there, pushes follow its replay."""
+    state = read_state(pair.data_dir)
+    primary = PgConfig(stack_env(pair)["SUPERSTORE_PG_DSN"])
+    migrate(primary)
+    day = dt.date(2017, 11, 8)
+    orders = orders_of(day, 3, seed=7)
+
+    async def scenario() -> tuple[str, TodaySnapshot, TodaySnapshot]:
+        hub = LiveHub(state.pg_standby.address, lambda d: d or day, "UTC", replay_poll=0.2)
+        await hub.start()
+        try:
+            async with hub.subscribe(day) as queue:
+                deadline = time.monotonic() + 30
+                while hub.source != "replay" and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                source = hub.source
+                first = await asyncio.wait_for(queue.get(), 30)
+                assert first is not None
+                feed = Feed(primary)
+                try:
+                    feed.write(flat(orders))
+                finally:
+                    feed.close()
+                pushed = first
+                while pushed is not None and pushed.lines < first.lines + len(flat(orders)):
+                    pushed = await asyncio.wait_for(queue.get(), 30)
+                assert pushed is not None
+                return source, first, pushed
+        finally:
+            await hub.stop()
+
+    source, before, after = asyncio.run(scenario())
+    assert source == "replay"
+    expected = sum((line.sales for line in flat(orders)), Decimal(0))
+    assert after.lines - before.lines == len(flat(orders))
+    assert after.orders - before.orders == len(orders)
+    assert after.sales - before.sales == expected
+    assert snapshot(primary, day).sales == after.sales, "the standby shows what the primary holds"
 
 
 def test_kill_primary_then_failover_and_the_same_dsn_writes_to_the_new_primary(

@@ -132,11 +132,13 @@ def create_app(config: WebConfig) -> FastAPI:
 
     @app.get("/api/health", tags=["health"], summary="Is the server live and listening?")
     async def health(request: Request) -> dict[str, Any]:
-        """`listening`: the LISTEN connection to PostgreSQL is up (live updates flow)."""
+        """`listening`: live updates flow; `live_source`: "listen" (LISTEN on the primary),
+        "replay" (a standby's replay position, polled: LISTEN needs the primary) or "none"."""
         cubes = request.app.state.cubes
         return {
             "status": "ok",
             "listening": request.app.state.hub.listening,
+            "live_source": request.app.state.hub.source,
             "warehouse": config.warehouse.display if config.warehouse else None,
             "analytics_error": cubes.last_error if cubes else None,
         }

@@ -7,6 +7,13 @@ someone watches ONCE, and hands it to each subscriber's one-slot queue
 (latest wins: a slow browser skips intermediate states, never lags behind).
 A lost listening connection is reopened with backoff and followed by a
 refresh, since notifications sent meanwhile are gone.
+
+On a hot standby (dashboards reading a replica: `SUPERSTORE_WEB_PG_DSN` to a
+read replica, or the local pair's standby) LISTEN is refused: notifications
+are not replicated. The hub then follows the standby's replay position
+(`pg_last_wal_replay_lsn()`, polled every `replay_poll` seconds): a position
+that moved means the primary committed something the standby now shows, and
+is one change. When the standby is promoted, the hub reconnects and LISTENs.
 """
 
 from __future__ import annotations
@@ -42,12 +49,14 @@ class LiveHub:
         *,
         debounce: float = 0.005,
         day_check: float = 20.0,
+        replay_poll: float = 0.5,
     ) -> None:
         self._dsn = dsn
         self._resolve = resolve_day
         self._timezone = timezone
         self._debounce = debounce
         self._day_check = day_check
+        self._replay_poll = replay_poll
         self._pool = AsyncConnectionPool(
             dsn, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}
         )
@@ -58,6 +67,7 @@ class LiveHub:
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = False
+        self.source = "none"  # how changes arrive: "listen", "replay" (a standby), "none"
 
     async def start(self) -> None:
         """Open the pool and start listening; PostgreSQL may come up later."""
@@ -136,16 +146,39 @@ class LiveHub:
             try:
                 conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
                 async with conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    self.listening, delay = True, 0.25
-                    self.notify_changed()  # catch up on what happened while not listening
-                    async for _ in conn.notifies():
-                        self.notify_changed()
+                    cur = await conn.execute("SELECT pg_is_in_recovery()")
+                    row = await cur.fetchone()
+                    if row and row[0]:
+                        delay = await self._follow_replay(conn)
+                    else:
+                        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                        self.listening, self.source, delay = True, "listen", 0.25
+                        self.notify_changed()  # catch up on what happened while not listening
+                        async for _ in conn.notifies():
+                            self.notify_changed()
             except (psycopg.Error, OSError) as exc:
                 log.warning("live updates paused, PostgreSQL: %s", str(exc).strip()[:200])
-            self.listening = False
+            self.listening, self.source = False, "none"
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(max(delay * 2, 0.25), 5.0)
+
+    async def _follow_replay(self, conn: psycopg.AsyncConnection) -> float:
+        """On a standby: a change whenever its replay position moves; returns when promoted."""
+        log.info("live updates from a standby: following its replay (LISTEN needs the primary)")
+        self.listening, self.source = True, "replay"
+        self.notify_changed()
+        last = None
+        while True:
+            cur = await conn.execute("SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text")
+            row = await cur.fetchone()
+            if row is None or not row[0]:
+                log.info("live updates: the standby was promoted, listening instead")
+                return 0.0  # reconnect at once, now as a primary: LISTEN
+            if row[1] != last:
+                if last is not None:
+                    self.notify_changed()
+                last = row[1]
+            await asyncio.sleep(self._replay_poll)
 
     async def _publish(self) -> None:
         while True:
