@@ -290,6 +290,10 @@ class Watermarks:
             except KafkaException:
                 if time.monotonic() > deadline:
                     raise
+                # Seen after a second leader kill: the client's metadata kept saying
+                # "unknown partition" for 30 s. A new client starts from fresh metadata.
+                self._consumer.close()
+                self._consumer = self.kafka.consumer(f"failover-marks-{uuid.uuid4().hex[:6]}")
                 time.sleep(0.2)
 
     def close(self) -> None:
