@@ -62,7 +62,7 @@ from tests.support.pipeline import (
 
 pytestmark = [pytest.mark.failover, pytest.mark.timeout(600)]
 
-SESSION_TIMEOUT = 12.0  # broker.session.timeout.ms of cluster.properties.template
+SESSION_TIMEOUT = 6.0  # broker.session.timeout.ms of cluster.properties.template
 WINDOW = 30.0  # throughput is measured over this long after each fault
 GENEROUS = 60.0  # the bound asserted on each stall (targets: 10 s Kafka, 20 s PostgreSQL)
 FIRST, UNTIL = dt.date(2017, 10, 1), dt.date(2017, 12, 31)  # ~90 days: export and ETL stay quick

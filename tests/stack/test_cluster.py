@@ -43,7 +43,7 @@ from tests.support.cluster import (
 
 pytestmark = [pytest.mark.failover, pytest.mark.timeout(300)]
 
-SESSION_TIMEOUT = 12.0  # broker.session.timeout.ms of cluster.properties.template
+SESSION_TIMEOUT = 6.0  # broker.session.timeout.ms of cluster.properties.template
 
 
 @pytest.fixture(scope="module")
