@@ -57,7 +57,7 @@ from tests.support.pipeline import (
     IngestRun,
     Watermarks,
     measure,
-    walreceiver,
+    walsender,
 )
 
 pytestmark = [pytest.mark.failover, pytest.mark.timeout(600)]
@@ -326,22 +326,23 @@ def test_rolling_restart_of_all_three_brokers(
 def test_postgres_primary_killed_and_the_standby_promoted(
     cluster: Settings, pipe: Pipe, seed: list[OrderLine]
 ) -> None:
-    """Replication is held back (the standby's WAL receiver stopped) while ingest commits on,
+    """Replication is held back (the primary's WAL sender stopped) while ingest commits on,
     then the primary is killed: the promoted standby lacks those commits, rows and offsets
     alike, and the consumer, fenced, re-reads them from Kafka."""
     old = read_state(cluster.data_dir).postgres
     with Scenario("kill -9 PostgreSQL primary, promote standby", 3, "postgres", pipe, seed) as sc:
         wait_for_replay(read_state(cluster.data_dir), timeout=60)
         sc.stream.burst(MIN_LINES)
-        receiver = walreceiver(cluster)
-        receiver.suspend()
+        sender = walsender(cluster)
+        sender.suspend()
         try:
             sc.ingest.wait_committed(20_000, 60, "commits the standby does not receive")
             seen = dict(sc.ingest.position)
             fault = sc.fault("kill -9 primary", list(range(pipe.kafka.partitions)))
-            kill_pg_primary(cluster)
+            kill_pg_primary(cluster)  # the stopped sender with it: its WAL is never sent
         finally:
-            receiver.resume()
+            if sender.is_running():
+                sender.kill()
         failover(cluster, report=lambda m: print(m, file=sys.stderr))
         fault.detail["promoted_s"] = round(time.monotonic() - fault.at, 1)
         held = stored_offsets(pipe.pg, pipe.kafka.topic)

@@ -35,7 +35,7 @@ __all__ = [
     "IngestRun",
     "Watermarks",
     "measure",
-    "walreceiver",
+    "walsender",
 ]
 
 MIN_LINES = 200_000  # every scenario's stream holds at least this many lines
@@ -364,11 +364,16 @@ def measure(
     }
 
 
-def walreceiver(settings: Settings) -> psutil.Process:
-    """The standby's WAL receiver process (SIGSTOP it to hold replication back)."""
+def walsender(settings: Settings) -> psutil.Process:
+    """The primary's WAL sender to the standby (SIGSTOP it to hold replication back).
+
+    Stopping the sender, not the standby's receiver: WAL the sender already wrote
+    waits in the loopback socket's buffers (megabytes) and a resumed receiver
+    would still read it after the primary died, so nothing would be lost.
+    """
     state = read_state(settings.data_dir)
-    assert state and state.pg_standby, "no PostgreSQL standby is running"
-    for child in psutil.Process(state.pg_standby.pid).children():
-        if "walreceiver" in " ".join(child.cmdline()):
+    assert state and state.postgres and state.pg_standby, "no PostgreSQL pair is running"
+    for child in psutil.Process(state.postgres.pid).children():
+        if "walsender" in " ".join(child.cmdline()):
             return child
-    raise AssertionError(f"the standby (pid {state.pg_standby.pid}) has no walreceiver")
+    raise AssertionError(f"the primary (pid {state.postgres.pid}) has no walsender")
