@@ -157,12 +157,14 @@ def _ceiling_session(dsn: str, indexes: list[int], batch_size: int, barrier: Any
         "product_id", "product_name", "category", "sub_category", "order_date"
     )
     line_columns = ", ".join((*LINE_COLUMNS, "src_topic", "src_partition", "src_offset"))
+    stored: set[str] = set()  # this session's orders (a shard holds all of an order's lines)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(_CEILING_DDL)
         barrier.wait()
         for start in range(0, len(indexes), batch_size):
             part = [_CEILING_LINES[i] for i in indexes[start : start + batch_size]]
-            orders = {x.doc.order_id: x.doc for x in part}
+            orders = {x.doc.order_id: x.doc for x in part if x.doc.order_id not in stored}
+            stored.update(orders)  # an order's lines may span two batches: store it once
             customers = {x.doc.customer_id: x.doc for x in part}
             products = {(x.doc.product_id, x.doc.product_name): x.doc for x in part}
             with conn.transaction(), conn.cursor() as cur:
