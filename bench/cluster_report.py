@@ -8,7 +8,9 @@ the replication cost (bench/results/replication.json), the ingest against the
 true ceiling (bench/results/ingest.json) and the stall per fault
 (bench/results/failover_stall.json, written by the failover suite). Unlike
 docs/benchmarks/README.md (one `make bench` run), these come from separate
-runs: each section names its own.
+runs: each section names its own. A section whose results file is not here
+(another machine ran it, or bench/results was cleaned) is kept as the page has
+it, so a run of one benchmark does not erase the others' figures.
 """
 
 from __future__ import annotations
@@ -25,8 +27,16 @@ from bench.report import _ingest_section
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build(results: Path = RESULTS) -> str:
-    """The page's markdown; a section whose results are missing says so."""
+_MARK = "<!-- section: {} -->"
+
+
+def build(results: Path = RESULTS, previous: str = "") -> str:
+    """The page's markdown from the results here.
+
+    A section without results keeps its text from `previous` (the page as it was);
+    with neither, it says so.
+    """
+    kept = _sections(previous)
     parts = ["# Losing a machine: replication cost, the true ingest ceiling, failover stalls", ""]
     for name, render in (
         ("replication", replication.report_section),
@@ -34,8 +44,10 @@ def build(results: Path = RESULTS) -> str:
         ("failover_stall", failover_stall.report_section),
     ):
         path = results / f"{name}.json"
+        parts.append(_MARK.format(name))
         if not path.exists():
-            parts += [f"## {name}", "", f"No results: {path.name} is missing.", ""]
+            missing = [f"## {name}", "", f"No results: {path.name} is missing.", ""]
+            parts += kept.get(name) or missing
             continue
         data = json.loads(path.read_text())
         text = render(data).strip().splitlines()
@@ -44,13 +56,25 @@ def build(results: Path = RESULTS) -> str:
     return "\n".join(parts)
 
 
+def _sections(page: str) -> dict[str, list[str]]:
+    """The marked sections of a page written by `build`: name -> its lines."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in page.splitlines():
+        if line.startswith("<!-- section: ") and line.endswith(" -->"):
+            current = found.setdefault(line.removeprefix("<!-- section: ").removesuffix(" -->"), [])
+        elif current is not None:
+            current.append(line)
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "failover.md")
     args = parser.parse_args()
-    text = build()
+    text = build(previous=args.out.read_text() if args.out.exists() else "")
     args.out.write_text(text)
     print(text)
     print(f"wrote {args.out}", file=sys.stderr)

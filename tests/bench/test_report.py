@@ -436,3 +436,19 @@ def test_runner_records_each_outcome(
     assert len(record["load_before"]) == len(record["load_after"]) == 3
     if script == "boom.py":
         assert (tmp_path / "x.log").read_text() == "broken\n"
+
+
+def test_cluster_report_keeps_sections_whose_results_are_elsewhere(tmp_path: Path) -> None:
+    """A run of one benchmark rewrites its section and keeps the others' figures."""
+    from bench import cluster_report
+
+    first = cluster_report.build(results=tmp_path)
+    assert "No results: replication.json is missing." in first
+    previous = first.replace(
+        "## replication\n\nNo results: replication.json is missing.",
+        "## Replication: measured elsewhere\n\nx0.978",
+    )
+    again = cluster_report.build(results=tmp_path, previous=previous)
+    assert "## Replication: measured elsewhere\n\nx0.978" in again
+    assert "No results: ingest.json is missing." in again
+    assert again.count("<!-- section: replication -->") == 1
