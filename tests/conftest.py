@@ -23,7 +23,7 @@ from superstore.stack.kafka import create_topics
 # A config file or env in the developer's shell must not leak into tests.
 for _key in [k for k in os.environ if k.startswith("SUPERSTORE_")]:
     del os.environ[_key]
-os.environ["SUPERSTORE_CONFIG"] = "/nonexistent/superstore.toml"
+os.environ["SUPERSTORE_CONFIG"] = os.devnull  # an empty file: no settings from a file
 
 
 @pytest.fixture(scope="session")

@@ -3,22 +3,34 @@
 Sources, highest priority first: explicit overrides (CLI flags), environment
 variables with prefix ``SUPERSTORE_``, a ``.env`` file, then ``superstore.toml``
 in the working directory (or the file named by ``SUPERSTORE_CONFIG``).
+
+Strict where a typo would otherwise go unnoticed: an unknown key in the TOML
+file is refused (with the close name suggested), a ``SUPERSTORE_CONFIG`` that
+names no readable file is refused, and every invalid value becomes one
+`ConfigError` naming the setting and where it came from, never echoing a
+secret. Unknown ``SUPERSTORE_*`` environment variables are ignored: the
+environment is shared with other tools and tests, a file is ours alone.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError
 
 from superstore.errors import ConfigError
 
@@ -37,7 +49,6 @@ class Settings(BaseSettings):
         env_file=".env",
         extra="ignore",
         frozen=True,
-        toml_file="superstore.toml",
     )
 
     data_dir: Path = Field(Path(".superstore"), description="State, logs and local data.")
@@ -129,7 +140,7 @@ class Settings(BaseSettings):
         9108, ge=0, le=65535, description="Prometheus /metrics port; 0 = off."
     )
     schedule_time: str = Field(
-        "00:15", pattern=r"^\d{2}:\d{2}$", description="Local time the finished day is exported."
+        "00:15", description="Local time (HH:MM) the finished day is exported."
     )
     log_json: bool = Field(False, description="Structured JSON log lines.")
 
@@ -180,6 +191,30 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("schedule_time")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{2}):(\d{2})", value)
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError(f"{value!r} is not a time of day HH:MM from 00:00 to 23:59")
+        return value
+
+    @field_validator("pg_dsn", "web_pg_dsn", "warehouse_dsn")
+    @classmethod
+    def _libpq_dsn(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # libpq's own parser; its message quotes the DSN (maybe the password), so it is dropped.
+        # A Redshift warehouse_dsn is a URL of another kind, checked by its own driver.
+        redshift = info.field_name == "warehouse_dsn" and info.data.get("warehouse") != "postgres"
+        if value is not None and not redshift:
+            try:
+                conninfo_to_dict(value.get_secret_value())
+            except Exception:
+                raise ValueError(
+                    "not a libpq connection string (key=value ..., quote values with spaces)"
+                    " or postgresql:// URL"
+                ) from None
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -190,12 +225,11 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Add ``superstore.toml`` (or ``$SUPERSTORE_CONFIG``) below env and .env."""
-        toml_path = os.environ.get("SUPERSTORE_CONFIG", "superstore.toml")
         return (
             init_settings,
             env_settings,
             dotenv_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+            InitSettingsSource(settings_cls, init_kwargs=_read_toml(set(cls.model_fields))),
         )
 
     @property
@@ -210,14 +244,84 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings once; turn validation errors into one clear ConfigError."""
+    """Build the settings once; turn any bad value into one clear ConfigError.
+
+    The message names the setting and its source (the environment variable,
+    the TOML file, or the flag) so the user knows which line to fix; the value
+    itself is never quoted, as it may be a secret.
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
+    except SettingsError as exc:  # a JSON list or object that does not parse
+        match = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
+        field = match[1] if match else "settings"
+        where = ".env" if match and match[2].startswith("DotEnv") else "the environment"
+        kind = "list" if field in Settings.model_fields and _is_list(field) else "object"
+        raise ConfigError(
+            f"invalid setting {field} from {_source(field, clean) if match else where}: "
+            f"not a JSON {kind} (e.g. {_EXAMPLE[kind]})"
+        ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        reason = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(
-            f"invalid setting {field}: {first['msg']}",
-            hint=f"check SUPERSTORE_{field.upper()} or superstore.toml",
-        ) from exc
+            f"invalid setting {field} from {_source(field, clean)}: {reason}"
+        ) from None
+
+
+_EXAMPLE = {"list": '["a", "b"]', "object": '{"key": "value"}'}
+
+
+def _is_list(field: str) -> bool:
+    return str(Settings.model_fields[field].annotation).startswith("list")
+
+
+def _config_path() -> tuple[Path, bool]:
+    """The TOML file to read and whether it must exist (named by SUPERSTORE_CONFIG)."""
+    named = os.environ.get("SUPERSTORE_CONFIG")
+    return (Path(named), True) if named else (Path("superstore.toml"), False)
+
+
+def _source(field: str, overrides: dict[str, Any]) -> str:
+    """Where a field's value came from, the way a user would look for it."""
+    if field in overrides:
+        return "--" + field.replace("_", "-")
+    env = "SUPERSTORE_" + field.upper()
+    if env in {k.upper() for k in os.environ}:
+        return env
+    try:
+        in_file = field in _read_toml(set(Settings.model_fields))
+    except ConfigError:
+        in_file = False
+    return str(_config_path()[0]) if in_file else f"{env} in .env"
+
+
+def _read_toml(fields: set[str]) -> dict[str, Any]:
+    """The TOML file's settings; unreadable files and unknown keys are refused.
+
+    A misspelt key (``web_prot``) would otherwise be ignored and the default
+    used without a word, so it is an error that suggests the close name.
+    """
+    path, required = _config_path()
+    if not path.exists() and not required:
+        return {}
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"SUPERSTORE_CONFIG names {path}, which does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} (SUPERSTORE_CONFIG): {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): not a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(key, sorted(fields), n=1)
+            raise ConfigError(
+                f"unknown setting {key} in {path}"
+                + (f" (did you mean {close[0]}?)" if close else "")
+            )
+    return data

@@ -16,12 +16,12 @@ def main() -> None:
     """Entry point: user errors become one clear line and a non-zero exit, never a traceback.
 
     Typer handles usage errors and Ctrl-C itself (standalone mode); our own
-    errors propagate out of it and are printed here.
+    errors propagate out of it and are printed here, hint included, on one line
+    so that logs and scripts that keep the last line of stderr keep all of it.
     """
     try:
         app(prog_name="superstore")
     except SuperstoreError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        if exc.hint:
-            typer.echo(f"  hint: {exc.hint}", err=True)
+        hint = f" (hint: {exc.hint})" if exc.hint else ""
+        typer.secho(f"error: {exc}{hint}", fg="red", err=True)
         sys.exit(exc.exit_code)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from superstore.cli.options import parse_day
 from superstore.settings import Settings
 
 __all__ = ["check"]
@@ -22,7 +23,7 @@ def check(
     until: dt.datetime = typer.Option(
         None,
         "--until",
-        formats=["%Y-%m-%d"],
+        parser=parse_day,
         help="Compare PostgreSQL, lake and warehouse up to this day [default: yesterday].",
     ),
     no_kafka: bool = typer.Option(False, "--no-kafka", help="Skip reading the topic."),

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from superstore.cli.options import parse_day
 from superstore.errors import InputError
 from superstore.settings import Settings
 from superstore.stack import pg_config
@@ -23,7 +24,6 @@ if TYPE_CHECKING:  # imported by the command: the CLI starts without DuckDB, Arr
 __all__ = ["etl"]
 
 console = Console(stderr=True)
-_DATE = ["%Y-%m-%d"]
 
 
 def _conf(pairs: list[str] | None) -> dict[str, str]:
@@ -47,12 +47,12 @@ def _choice(value: str | None, allowed: tuple[str, ...], flag: str) -> str | Non
 def etl(
     ctx: typer.Context,
     dates: list[dt.datetime] = typer.Option(
-        None, "--date", formats=_DATE, help="Day to load (repeatable). Default: today."
+        None, "--date", parser=parse_day, help="Day to load (repeatable). Default: today."
     ),
     start: dt.datetime = typer.Option(
-        None, "--from", formats=_DATE, help="First day of a range (the lake's partitions in it)."
+        None, "--from", parser=parse_day, help="First day of a range (the lake's partitions in it)."
     ),
-    end: dt.datetime = typer.Option(None, "--to", formats=_DATE, help="Last day (inclusive)."),
+    end: dt.datetime = typer.Option(None, "--to", parser=parse_day, help="Last day (inclusive)."),
     every: bool = typer.Option(False, "--all", help="Every partition in the lake."),
     stale: bool = typer.Option(
         False,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from superstore.cli.options import parse_day
 from superstore.errors import InputError
 from superstore.oltp import stale_days
 from superstore.settings import Settings
@@ -24,7 +25,6 @@ if TYPE_CHECKING:  # imported by the command: the CLI starts without Arrow and n
 __all__ = ["export"]
 
 console = Console(stderr=True)
-_DATE = ["%Y-%m-%d"]
 
 
 def _days(
@@ -58,10 +58,15 @@ def _days(
 def export(
     ctx: typer.Context,
     date: dt.datetime = typer.Option(
-        None, "--date", formats=_DATE, help="Day to export (default: today in SUPERSTORE_TIMEZONE)."
+        None,
+        "--date",
+        parser=parse_day,
+        help="Day to export (default: today in SUPERSTORE_TIMEZONE).",
     ),
-    start: dt.datetime = typer.Option(None, "--from", formats=_DATE, help="First day of a range."),
-    end: dt.datetime = typer.Option(None, "--to", formats=_DATE, help="Last day (inclusive)."),
+    start: dt.datetime = typer.Option(
+        None, "--from", parser=parse_day, help="First day of a range."
+    ),
+    end: dt.datetime = typer.Option(None, "--to", parser=parse_day, help="Last day (inclusive)."),
     every: bool = typer.Option(
         False, "--all", help="Every order date in the database (with --verify: every partition)."
     ),

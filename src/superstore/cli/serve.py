@@ -8,6 +8,7 @@ import logging
 import typer
 from rich.console import Console
 
+from superstore.cli.options import parse_day
 from superstore.settings import Settings
 
 __all__ = ["serve"]
@@ -30,7 +31,7 @@ def serve(
     date: dt.datetime = typer.Option(
         None,
         "--date",
-        formats=["%Y-%m-%d"],
+        parser=parse_day,
         help="Show this day on /today instead of today (e.g. 2017-12-30 for the replayed "
         "history); pages can still pick another with ?date=.",
     ),
