@@ -103,7 +103,7 @@ def serving(
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SUPERSTORE_")},
-        "SUPERSTORE_CONFIG": "/nonexistent/superstore.toml",
+        "SUPERSTORE_CONFIG": os.devnull,  # an empty file: no settings from a file
         "SUPERSTORE_DATA_DIR": str(work / f"{who.name}-data"),
         "SUPERSTORE_PG_DSN": pg_dsn,
         "SUPERSTORE_WAREHOUSE": "duckdb",

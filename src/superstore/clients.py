@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -59,6 +59,42 @@ __all__ = ["KafkaConfig", "PgConfig", "scalar"]
 
 _READ_ONLY = "-c default_transaction_read_only=on"
 
+# The setting a librdkafka property comes from, to name it when librdkafka refuses it.
+_KAFKA_SETTING = {
+    "security.protocol": "SUPERSTORE_KAFKA_SECURITY_PROTOCOL",
+    "sasl.mechanism": "SUPERSTORE_KAFKA_SASL_MECHANISM",
+    "sasl.mechanisms": "SUPERSTORE_KAFKA_SASL_MECHANISM",
+    "sasl.username": "SUPERSTORE_KAFKA_SASL_USERNAME",
+    "sasl.password": "SUPERSTORE_KAFKA_SASL_PASSWORD",
+    "ssl.ca.location": "SUPERSTORE_KAFKA_SSL_CA_LOCATION",
+    "bootstrap.servers": "SUPERSTORE_KAFKA_BOOTSTRAP",
+}
+
+_C = TypeVar("_C")
+
+
+def _client(kind: Callable[[dict[str, Any]], _C], conf: dict[str, Any]) -> _C:
+    """Build a librdkafka client; a property it refuses is a ConfigError naming the setting.
+
+    librdkafka checks every property when the client is created and says
+    ``No such configuration property: "bogus.key"`` or ``Invalid value for
+    configuration property "acks"`` (never the value, so no secret leaks).
+    """
+    try:
+        return kind(conf)
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else None
+        if not isinstance(err, KafkaError) or err.code() != KafkaError._INVALID_ARG:
+            raise
+        text = err.str()
+        prop = re.search(r'property:? "([^"]+)"', text)
+        if prop is None:
+            raise
+        name = prop[1]
+        reason = "no such property" if text.startswith("No such") else "invalid value"
+        setting = _KAFKA_SETTING.get(name, "SUPERSTORE_KAFKA_CONFIG")
+        raise ConfigError(f"invalid librdkafka setting {name!r} in {setting}: {reason}") from None
+
 
 @dataclass(frozen=True)
 class KafkaConfig:
@@ -85,7 +121,7 @@ class KafkaConfig:
             "compression.type": "lz4",
             **overrides,
         }
-        return Producer(conf)
+        return _client(Producer, conf)
 
     def consumer(self, group_id: str, **overrides: Any) -> Consumer:
         """A consumer that never auto-commits: offsets live where the data lands."""
@@ -98,11 +134,11 @@ class KafkaConfig:
             "isolation.level": "read_committed",
             **overrides,
         }
-        return Consumer(conf)
+        return _client(Consumer, conf)
 
     def admin(self, **overrides: Any) -> AdminClient:
         """An admin client for topic management and health checks."""
-        return AdminClient({**self.base(), **overrides})
+        return _client(AdminClient, {**self.base(), **overrides})
 
     def ping(self, timeout: float = 2.0) -> int:
         """Number of brokers that answered; raises TransientError when none did."""
@@ -158,3 +194,5 @@ class PgConfig:
             return psycopg.connect(self.dsn, autocommit=autocommit, connect_timeout=connect_timeout)
         except psycopg.OperationalError as exc:
             raise TransientError(f"PostgreSQL at {self.display} is unreachable: {exc}") from exc
+        except psycopg.ProgrammingError:  # libpq's message quotes the DSN, maybe the password
+            raise ConfigError("the PostgreSQL DSN is not a valid libpq connection string") from None

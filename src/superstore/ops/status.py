@@ -67,7 +67,8 @@ def pipeline_status(settings: Settings, group: str = "superstore-ingest") -> Pip
     """Collect the status; parts that cannot be reached are reported, not raised."""
     status = PipelineStatus()
     for row in stack_status(settings):
-        status.services[row.name] = f"{'up' if row.healthy else 'DOWN'} ({row.address})"
+        why = "" if row.healthy else f": {row.detail}"  # a DOWN line says why
+        status.services[row.name] = f"{'up' if row.healthy else 'DOWN'} ({row.address}){why}"
         status.healthy &= row.healthy
     # Each part may be unreachable; that is reported as "unknown", never raised.
     with contextlib.suppress(Exception):  # broker down: shown as DOWN above

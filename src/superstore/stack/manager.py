@@ -11,7 +11,8 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from superstore.errors import SuperstoreError, TransientError
+from superstore.clients import PgConfig
+from superstore.errors import SuperstoreError
 from superstore.settings import Settings
 from superstore.stack.cluster import cluster_health, start_cluster, stop_nodes
 from superstore.stack.kafka import (
@@ -20,7 +21,7 @@ from superstore.stack.kafka import (
     stop_process,
     warm_group_coordinator,
 )
-from superstore.stack.postgres import pg_healthy, start_postgres, stop_postgres
+from superstore.stack.postgres import start_postgres, stop_postgres
 from superstore.stack.resolve import kafka_config, pg_config
 from superstore.stack.standby import pg_health, start_pg_nodes, stop_pg_node
 from superstore.stack.state import (
@@ -149,28 +150,33 @@ def stack_status(settings: Settings) -> list[ServiceStatus]:
                 out.append(
                     ServiceStatus("kafka", origin, kafka.bootstrap, True, f"{brokers} broker(s)")
                 )
-            except TransientError as exc:
+            except SuperstoreError as exc:  # unreachable, or a setting librdkafka refuses
                 out.append(ServiceStatus("kafka", origin, kafka.bootstrap, False, str(exc)))
         if origin == "local" and state.kafka_nodes:
             out += [ServiceStatus(n.name, origin, n.address, n.healthy, n.detail)
                     for n in cluster_health(state, kafka)]  # fmt: skip
-    except SuperstoreError:
-        out.append(ServiceStatus("kafka", "local", "-", False, "not started"))
+    except SuperstoreError as exc:  # nothing configured, no local stack
+        out.append(ServiceStatus("kafka", "local", "-", False, f"not started: {exc}"))
     try:
         pg = pg_config(settings)
         origin = "external" if settings.pg_dsn_value else "local"
-        healthy = pg_healthy(pg.dsn)
-        out.append(
-            ServiceStatus(
-                "postgres", origin, pg.display, healthy, "ok" if healthy else "not answering"
-            )
-        )
+        out.append(ServiceStatus("postgres", origin, pg.display, *_pg_answers(pg)))
         if origin == "local" and state.pg_standby:
             out += [ServiceStatus(n.name, origin, n.address, n.healthy, n.detail)
                     for n in pg_health(state)]  # fmt: skip
-    except SuperstoreError:
-        out.append(ServiceStatus("postgres", "local", "-", False, "not started"))
+    except SuperstoreError as exc:
+        out.append(ServiceStatus("postgres", "local", "-", False, f"not started: {exc}"))
     return out
+
+
+def _pg_answers(pg: PgConfig) -> tuple[bool, str]:
+    """Whether the server answers a query, and if not the driver's first line of why."""
+    try:
+        with pg.connect(autocommit=True, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+    except SuperstoreError as exc:
+        return False, str(exc.__cause__ or exc).strip().splitlines()[0]
+    return True, "ok"
 
 
 def stack_env(settings: Settings) -> dict[str, str]:
