@@ -39,6 +39,7 @@ __all__ = ["Settings", "load_settings"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 WebRole = Literal["viewer", "analyst", "admin"]
 _DEFAULT_ROLES: dict[str, WebRole] = {"viewer": "viewer", "analyst": "analyst", "admin": "admin"}
+_TOPIC_NAME = r"^[A-Za-z0-9._-]{1,249}$"  # what Kafka accepts as a topic name
 
 
 class Settings(BaseSettings):
@@ -69,8 +70,8 @@ class Settings(BaseSettings):
         default_factory=dict, description="Extra librdkafka settings (JSON object)."
     )
     kafka_port: int = Field(0, ge=0, le=65535, description="Local broker port; 0 picks a free one.")
-    topic: str = "sales.lines"
-    dlq_topic: str = "sales.lines.dlq"
+    topic: str = Field("sales.lines", pattern=_TOPIC_NAME, description="Topic of sales lines.")
+    dlq_topic: str = Field("sales.lines.dlq", pattern=_TOPIC_NAME, description="Dead letters.")
     topic_partitions: int = Field(3, ge=1)
 
     # PostgreSQL: empty DSN means "use the local stack".
@@ -128,7 +129,7 @@ class Settings(BaseSettings):
     # Operations (`superstore run`, `check`, alerts, metrics).
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible webhook.")
     alert_smtp_host: str = ""
-    alert_smtp_port: int = 25
+    alert_smtp_port: int = Field(25, ge=1, le=65535)
     alert_smtp_from: str = "superstore@localhost"
     alert_smtp_to: list[str] = Field(default_factory=list, description="JSON list of addresses.")
     alert_smtp_user: str = ""
@@ -264,11 +265,19 @@ def load_settings(**overrides: Any) -> Settings:
         ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
-        reason = str(first["msg"]).removeprefix("Value error, ")
+        loc = first["loc"]
+        field = str(loc[0]) if loc else "settings"
+        where = "".join(f"[{part!r}]" for part in loc[1:])  # an item of a list or JSON object
         raise ConfigError(
-            f"invalid setting {field} from {_source(field, clean)}: {reason}"
+            f"invalid setting {field}{where} from {_source(field, clean)}: {_reason(first['msg'])}"
         ) from None
+
+
+def _reason(msg: str) -> str:
+    """pydantic's message, read as the end of our sentence (never the value: it may be secret)."""
+    msg = msg.removeprefix("Value error, ")
+    msg = re.sub(r"Input is not a valid path for <class '[\w.]+'>", "not a path", msg)
+    return msg[0].lower() + msg[1:] if msg[:1].isupper() and msg[1:2].islower() else msg
 
 
 _EXAMPLE = {"list": '["a", "b"]', "object": '{"key": "value"}'}
