@@ -219,3 +219,72 @@ def test_unknown_environment_variables_are_ignored() -> None:
     out = _run(Case("", env={"SUPERSTORE_NOT_A_SETTING": "1", "SUPERSTORE_WEB_PROT": "9000"}))
     assert "Traceback" not in out.stderr and "error:" not in out.stderr, out.stderr
     assert "kafka" in out.stdout  # status ran: DOWN lines, no stack in the fresh directory
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh directory with only `env` as settings (no config file)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SUPERSTORE_")}
+    with tempfile.TemporaryDirectory(prefix="bad-setting-") as tmp:
+        return subprocess.run(
+            [sys.executable, "-m", "superstore", *args],
+            cwd=tmp,
+            env={**base, "SUPERSTORE_CONFIG": os.devnull, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def test_status_says_why_a_service_is_down() -> None:
+    """A refused librdkafka property and an unreachable PostgreSQL, each with its reason."""
+    done = _cli(
+        "status",
+        env={
+            "SUPERSTORE_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+            "SUPERSTORE_KAFKA_CONFIG": '{"bogus.key": "x"}',
+            "SUPERSTORE_PG_DSN": "host=127.0.0.1 port=1 password=Secret",
+        },
+    )
+    shown = " ".join(done.stdout.split())  # the console wraps at 80 columns
+    assert done.returncode == 1, done.stderr
+    assert (
+        "kafka DOWN (127.0.0.1:1): invalid librdkafka setting 'bogus.key' in "
+        "SUPERSTORE_KAFKA_CONFIG" in shown
+    ), shown
+    assert "postgres DOWN" in shown and "Connection refused" in shown, shown
+    assert "Secret" not in done.stdout + done.stderr
+
+
+def test_other_commands_name_a_refused_librdkafka_property() -> None:
+    done = _cli(
+        "topic",
+        "stats",
+        env={
+            "SUPERSTORE_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+            "SUPERSTORE_KAFKA_CONFIG": '{"acks": "x"}',
+        },
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "error: invalid librdkafka setting 'request.required.acks' in SUPERSTORE_KAFKA_CONFIG: "
+        "invalid value"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["export", "--date", "2017-02-30"], "2017-02-30 is not a day that exists"),
+        (["etl", "--from", "2017-13-01"], "2017-13-01 is not a day that exists"),
+        (["produce", "--replay", "--since", "2017-02-29"], "2017-02-29 is not a day that exists"),
+        (["check", "--until", "2017-04-31"], "2017-04-31 is not a day that exists"),
+        (["serve", "--date", "2018-02-29"], "2018-02-29 is not a day that exists"),
+        (["export", "--date", "30/02/2017"], "is not a day written YYYY-MM-DD"),
+        (["export", "--date", "2017-2-3"], "is not a day written YYYY-MM-DD"),
+    ],
+)
+def test_dates_that_do_not_exist_are_named(args: list[str], says: str) -> None:
+    done = _cli(*args, env={})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert says in " ".join(done.stderr.split()), done.stderr
