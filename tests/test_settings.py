@@ -83,3 +83,66 @@ def test_no_stack_no_config_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no PostgreSQL configured") as pg_err:
         pg_config(settings)
     assert "SUPERSTORE_PG_DSN" in (pg_err.value.hint or "")
+
+
+def test_schedule_time_is_a_time_of_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    for good in ("00:00", "07:30", "23:59"):
+        monkeypatch.setenv("SUPERSTORE_SCHEDULE_TIME", good)
+        assert load_settings().schedule_time == good
+    for bad in ("24:00", "25:99", "12:60", "7:30", "noon"):
+        monkeypatch.setenv("SUPERSTORE_SCHEDULE_TIME", bad)
+        with pytest.raises(ConfigError, match="schedule_time from SUPERSTORE_SCHEDULE_TIME"):
+            load_settings()
+
+
+def test_unknown_toml_key_is_refused_with_the_close_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = tmp_path / "superstore.toml"
+    toml.write_text("web_prot = 9000\n")
+    monkeypatch.setenv("SUPERSTORE_CONFIG", str(toml))
+    with pytest.raises(ConfigError, match=r"unknown setting web_prot in .*did you mean web_port"):
+        load_settings()
+    toml.write_text("completely_unrelated = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown setting completely_unrelated in [^(]*$"):
+        load_settings()
+
+
+def test_config_file_must_exist_and_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERSTORE_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match=r"SUPERSTORE_CONFIG names .*missing\.toml"):
+        load_settings()
+    bad = tmp_path / "bad.toml"
+    monkeypatch.setenv("SUPERSTORE_CONFIG", str(bad))
+    bad.write_text('topic = "unterminated\n')
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings()
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\xff")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings()
+
+
+def test_no_config_file_in_the_working_directory_is_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SUPERSTORE_CONFIG")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().topic == "sales.lines"
+
+
+def test_bad_dsn_never_echoes_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    for dsn in ("password=Secret PartTwo", "this is not a dsn"):
+        monkeypatch.setenv("SUPERSTORE_PG_DSN", dsn)
+        with pytest.raises(ConfigError, match="pg_dsn from SUPERSTORE_PG_DSN") as err:
+            load_settings()
+        assert "Secret" not in str(err.value) and "PartTwo" not in str(err.value)
+    monkeypatch.setenv("SUPERSTORE_PG_DSN", "host=db password='Secret PartTwo'")
+    assert load_settings().pg_dsn_value == "host=db password='Secret PartTwo'"
+
+
+def test_json_numbers_and_booleans_are_librdkafka_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERSTORE_KAFKA_CONFIG", '{"linger.ms": 5, "enable.idempotence": true}')
+    assert load_settings().kafka_config == {"linger.ms": "5", "enable.idempotence": "true"}
+    monkeypatch.setenv("SUPERSTORE_KAFKA_CONFIG", "notjson")
+    with pytest.raises(ConfigError, match="kafka_config from SUPERSTORE_KAFKA_CONFIG: not a JSON"):
+        load_settings()

@@ -192,6 +192,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("kafka_config", "spark_conf", mode="before")
+    @classmethod
+    def _scalars_as_text(cls, value: Any) -> Any:
+        # {"linger.ms": 5, "enable.idempotence": true} is the natural JSON; both
+        # librdkafka and Spark take every property as text.
+        if isinstance(value, dict):
+            return {k: _as_text(v) for k, v in value.items()}
+        return value
+
     @field_validator("schedule_time")
     @classmethod
     def _time_of_day(cls, value: str) -> str:
@@ -244,6 +253,13 @@ class Settings(BaseSettings):
         return self.pg_dsn.get_secret_value() if self.pg_dsn else None
 
 
+def _as_text(value: Any) -> Any:
+    """A JSON number or boolean as the text librdkafka and Spark expect; anything else as is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings once; turn any bad value into one clear ConfigError.
 
@@ -254,6 +270,8 @@ def load_settings(**overrides: Any) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
+    except UnicodeDecodeError as exc:  # .env (the TOML file is read by _read_toml)
+        raise ConfigError(f".env is not UTF-8 text (byte {exc.start})") from None
     except SettingsError as exc:  # a JSON list or object that does not parse
         match = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
         field = match[1] if match else "settings"

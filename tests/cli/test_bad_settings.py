@@ -129,7 +129,7 @@ BAD: dict[str, Case] = {
 EXTRA: dict[str, Case] = {
     "pg_dsn not a dsn": env("pg_dsn", "this is not a dsn"),
     "pg_dsn in toml": Case("pg_dsn", toml=f'pg_dsn = "{SECRET}"\n', secrets=("Secret", "PartTwo")),
-    "kafka_config in toml": toml("kafka_config", "{ acks = 1 }"),
+    "kafka_config in toml": toml("kafka_config", "{ acks = [1] }"),
     "timezone in toml": toml("timezone", '"Nowhere/Land"'),
     "schedule_time 24:00": env("schedule_time", "24:00"),
     "schedule_time 7:30": env("schedule_time", "7:30"),

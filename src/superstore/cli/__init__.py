@@ -25,3 +25,7 @@ def main() -> None:
         hint = f" (hint: {exc.hint})" if exc.hint else ""
         typer.secho(f"error: {exc}{hint}", fg="red", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the environment refused (permissions, disk full): no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.secho(f"error: {exc.strerror or exc}{where}", fg="red", err=True)
+        sys.exit(1)
