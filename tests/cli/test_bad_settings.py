@@ -142,37 +142,35 @@ EXTRA: dict[str, Case] = {
 CASES = {**BAD, **EXTRA}
 
 
-@dataclass(frozen=True)
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
+def _cli(*args: str, env: dict[str, str], toml: bytes = b"") -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh working directory, with only `env` and `toml` as settings.
 
-
-def _run(case: Case) -> Outcome:
-    """The CLI's answer to one wrong value, in a directory and environment of its own."""
+    No SUPERSTORE_DATA_DIR: it would hide a wrong data_dir in the file; the
+    default ./.superstore is inside the fresh working directory.
+    """
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SUPERSTORE_")}
     with tempfile.TemporaryDirectory(prefix="bad-setting-") as tmp:
-        work = Path(tmp)
-        config = work / "superstore.toml"
-        config.write_bytes(case.toml.encode("latin-1"))  # latin-1 keeps the junk bytes as is
-        base = {k: v for k, v in os.environ.items() if not k.startswith("SUPERSTORE_")}
-        # No SUPERSTORE_DATA_DIR: it would hide a wrong data_dir in the file; the
-        # default ./.superstore is inside the fresh working directory.
-        run_env = {**base, "SUPERSTORE_CONFIG": case.config or str(config), **case.env}
-        done = subprocess.run(
-            [sys.executable, "-m", "superstore", "status"],
-            cwd=work,
-            env=run_env,
+        config = Path(tmp) / "superstore.toml"
+        config.write_bytes(toml)
+        return subprocess.run(
+            [sys.executable, "-m", "superstore", *args],
+            cwd=tmp,
+            env={**base, "SUPERSTORE_CONFIG": str(config), **env},
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-    return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def _run(case: Case) -> subprocess.CompletedProcess[str]:
+    """The CLI's answer to one wrong value (latin-1 keeps the junk bytes as they are)."""
+    env = {**case.env, **({"SUPERSTORE_CONFIG": case.config} if case.config else {})}
+    return _cli("status", env=env, toml=case.toml.encode("latin-1"))
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> dict[str, Outcome]:
+def outcomes() -> dict[str, subprocess.CompletedProcess[str]]:
     """Every case's outcome, run three at a time (each is one short CLI start)."""
     with ThreadPoolExecutor(max_workers=3) as pool:
         return dict(zip(CASES, pool.map(_run, CASES.values()), strict=True))
@@ -187,7 +185,9 @@ def test_every_setting_has_a_bad_value() -> None:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_value_is_one_line_naming_the_setting(outcomes: dict[str, Outcome], name: str) -> None:
+def test_bad_value_is_one_line_naming_the_setting(
+    outcomes: dict[str, subprocess.CompletedProcess[str]], name: str
+) -> None:
     case, out = CASES[name], outcomes[name]
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2, (out.returncode, out.stderr, out.stdout)
@@ -198,13 +198,15 @@ def test_bad_value_is_one_line_naming_the_setting(outcomes: dict[str, Outcome], 
         assert secret not in out.stderr + out.stdout, lines[0]
 
 
-def test_unknown_toml_key_suggests_the_close_name(outcomes: dict[str, Outcome]) -> None:
+def test_unknown_toml_key_suggests_the_close_name(
+    outcomes: dict[str, subprocess.CompletedProcess[str]],
+) -> None:
     line = outcomes["unknown toml key"].stderr.strip()
     assert "unknown setting web_prot in" in line and "superstore.toml" in line
     assert "did you mean web_port?" in line
 
 
-def test_messages_say_what_is_wrong(outcomes: dict[str, Outcome]) -> None:
+def test_messages_say_what_is_wrong(outcomes: dict[str, subprocess.CompletedProcess[str]]) -> None:
     assert "SUPERSTORE_KAFKA_CONFIG: not a JSON object" in outcomes["kafka_config"].stderr
     assert "SUPERSTORE_ALERT_SMTP_TO: not a JSON list" in outcomes["alert_smtp_to"].stderr
     assert "00:00 to 23:59" in outcomes["schedule_time"].stderr
@@ -219,21 +221,6 @@ def test_unknown_environment_variables_are_ignored() -> None:
     out = _run(Case("", env={"SUPERSTORE_NOT_A_SETTING": "1", "SUPERSTORE_WEB_PROT": "9000"}))
     assert "Traceback" not in out.stderr and "error:" not in out.stderr, out.stderr
     assert "kafka" in out.stdout  # status ran: DOWN lines, no stack in the fresh directory
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The CLI in a fresh directory with only `env` as settings (no config file)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SUPERSTORE_")}
-    with tempfile.TemporaryDirectory(prefix="bad-setting-") as tmp:
-        return subprocess.run(
-            [sys.executable, "-m", "superstore", *args],
-            cwd=tmp,
-            env={**base, "SUPERSTORE_CONFIG": os.devnull, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
 
 
 def test_status_says_why_a_service_is_down() -> None:
