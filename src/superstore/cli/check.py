@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from superstore.cli.options import parse_day
+from superstore.cli.options import day_option
 from superstore.settings import Settings
 
 __all__ = ["check"]
@@ -20,10 +20,8 @@ console = Console()
 def check(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
-    until: dt.datetime = typer.Option(
-        None,
+    until: dt.datetime = day_option(
         "--until",
-        parser=parse_day,
         help="Compare PostgreSQL, lake and warehouse up to this day [default: yesterday].",
     ),
     no_kafka: bool = typer.Option(False, "--no-kafka", help="Skip reading the topic."),

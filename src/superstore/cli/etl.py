@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from superstore.cli.options import parse_day
+from superstore.cli.options import day_option
 from superstore.errors import InputError
 from superstore.settings import Settings
 from superstore.stack import pg_config
@@ -46,13 +46,13 @@ def _choice(value: str | None, allowed: tuple[str, ...], flag: str) -> str | Non
 
 def etl(
     ctx: typer.Context,
-    dates: list[dt.datetime] = typer.Option(
-        None, "--date", parser=parse_day, help="Day to load (repeatable). Default: today."
+    dates: list[dt.datetime] = day_option(
+        "--date", help="Day to load (repeatable). Default: today."
     ),
-    start: dt.datetime = typer.Option(
-        None, "--from", parser=parse_day, help="First day of a range (the lake's partitions in it)."
+    start: dt.datetime = day_option(
+        "--from", help="First day of a range (the lake's partitions in it)."
     ),
-    end: dt.datetime = typer.Option(None, "--to", parser=parse_day, help="Last day (inclusive)."),
+    end: dt.datetime = day_option("--to", help="Last day (inclusive)."),
     every: bool = typer.Option(False, "--all", help="Every partition in the lake."),
     stale: bool = typer.Option(
         False,

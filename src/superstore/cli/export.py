@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from superstore.cli.options import parse_day
+from superstore.cli.options import day_option
 from superstore.errors import InputError
 from superstore.oltp import stale_days
 from superstore.settings import Settings
@@ -57,16 +57,12 @@ def _days(
 
 def export(
     ctx: typer.Context,
-    date: dt.datetime = typer.Option(
-        None,
+    date: dt.datetime = day_option(
         "--date",
-        parser=parse_day,
         help="Day to export (default: today in SUPERSTORE_TIMEZONE).",
     ),
-    start: dt.datetime = typer.Option(
-        None, "--from", parser=parse_day, help="First day of a range."
-    ),
-    end: dt.datetime = typer.Option(None, "--to", parser=parse_day, help="Last day (inclusive)."),
+    start: dt.datetime = day_option("--from", help="First day of a range."),
+    end: dt.datetime = day_option("--to", help="Last day (inclusive)."),
     every: bool = typer.Option(
         False, "--all", help="Every order date in the database (with --verify: every partition)."
     ),

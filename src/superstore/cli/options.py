@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import typer
 
-__all__ = ["parse_day"]
+__all__ = ["day_option", "parse_day"]
 
 
 def parse_day(value: str | dt.datetime) -> dt.datetime:
@@ -26,3 +27,8 @@ def parse_day(value: str | dt.datetime) -> dt.datetime:
         return dt.datetime.strptime(text, "%Y-%m-%d")
     except ValueError:
         raise typer.BadParameter(f"{text} is not a day that exists") from None
+
+
+def day_option(*param_decls: str, help: str) -> Any:
+    """A ``--flag YYYY-MM-DD`` option (default None) parsed by `parse_day`."""
+    return typer.Option(None, *param_decls, parser=parse_day, metavar="YYYY-MM-DD", help=help)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from superstore.cli.options import parse_day
+from superstore.cli.options import day_option
 from superstore.data import dataset_path, lines_between, load_lines
 from superstore.errors import InputError, TransientError
 from superstore.produce import (
@@ -59,12 +59,8 @@ def produce(
     ctx: typer.Context,
     replay: bool = typer.Option(False, "--replay", help="Send the data set as fast as possible."),
     live: bool = typer.Option(False, "--live", help="Synthesise new orders dated today."),
-    since: dt.datetime = typer.Option(
-        None, "--since", parser=parse_day, help="Replay: first order date (inclusive)."
-    ),
-    until: dt.datetime = typer.Option(
-        None, "--until", parser=parse_day, help="Replay: last order date (inclusive)."
-    ),
+    since: dt.datetime = day_option("--since", help="Replay: first order date (inclusive)."),
+    until: dt.datetime = day_option("--until", help="Replay: last order date (inclusive)."),
     rate: float = typer.Option(10.0, "--rate", min=0.001, help="Live: lines per second."),
     max_lines: int = typer.Option(None, "--max-lines", min=1, help="Live: stop after N lines."),
     duration: float = typer.Option(None, "--duration", min=0.0, help="Live: stop after S seconds."),

@@ -8,7 +8,7 @@ import logging
 import typer
 from rich.console import Console
 
-from superstore.cli.options import parse_day
+from superstore.cli.options import day_option
 from superstore.settings import Settings
 
 __all__ = ["serve"]
@@ -28,10 +28,8 @@ def serve(
         max=65535,
         help="Port [env SUPERSTORE_WEB_PORT; default 8000]; 0 picks a free one.",
     ),
-    date: dt.datetime = typer.Option(
-        None,
+    date: dt.datetime = day_option(
         "--date",
-        parser=parse_day,
         help="Show this day on /today instead of today (e.g. 2017-12-30 for the replayed "
         "history); pages can still pick another with ?date=.",
     ),
