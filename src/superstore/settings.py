@@ -275,11 +275,10 @@ def load_settings(**overrides: Any) -> Settings:
     except SettingsError as exc:  # a JSON list or object that does not parse
         match = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
         field = match[1] if match else "settings"
-        where = ".env" if match and match[2].startswith("DotEnv") else "the environment"
         kind = "list" if field in Settings.model_fields and _is_list(field) else "object"
         raise ConfigError(
-            f"invalid setting {field} from {_source(field, clean) if match else where}: "
-            f"not a JSON {kind} (e.g. {_EXAMPLE[kind]})"
+            f"invalid setting {field} from {_source(field, clean) if match else 'the environment'}"
+            f": not a JSON {kind} (e.g. {_EXAMPLE[kind]})"
         ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -339,7 +338,8 @@ def _read_toml(fields: set[str]) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"SUPERSTORE_CONFIG names {path}, which does not exist") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path} (SUPERSTORE_CONFIG): {exc.strerror}") from None
+        named = " (SUPERSTORE_CONFIG)" if required else ""
+        raise ConfigError(f"cannot read {path}{named}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): not a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
