@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from superstore.errors import ConfigError
-from superstore.settings import load_settings
+from superstore.settings import load_settings, misspelt_variables
 from superstore.stack import kafka_config, pg_config
 
 
@@ -146,3 +146,19 @@ def test_json_numbers_and_booleans_are_librdkafka_text(monkeypatch: pytest.Monke
     monkeypatch.setenv("SUPERSTORE_KAFKA_CONFIG", "notjson")
     with pytest.raises(ConfigError, match="kafka_config from SUPERSTORE_KAFKA_CONFIG: not a JSON"):
         load_settings()
+
+
+def test_only_likely_typos_of_settings_are_warned() -> None:
+    environ = {
+        "SUPERSTORE_WEB_PROT": "9000",
+        "SUPERSTORE_TIMEZON": "UTC",
+        "SUPERSTORE_PYTHON": "/usr/bin/python3",
+        "SUPERSTORE_AIRFLOW_SYNC_MINUTES": "5",
+        "SUPERSTORE_CONFIG": "x.toml",
+        "SUPERSTORE_TOPIC": "t",
+        "HOME": "/root",
+    }
+    assert misspelt_variables(environ) == [
+        "SUPERSTORE_TIMEZON is not a setting (did you mean SUPERSTORE_TIMEZONE?); ignored",
+        "SUPERSTORE_WEB_PROT is not a setting (did you mean SUPERSTORE_WEB_PORT?); ignored",
+    ]

@@ -8,8 +8,9 @@ Strict where a typo would otherwise go unnoticed: an unknown key in the TOML
 file is refused (with the close name suggested), a ``SUPERSTORE_CONFIG`` that
 names no readable file is refused, and every invalid value becomes one
 `ConfigError` naming the setting and where it came from, never echoing a
-secret. Unknown ``SUPERSTORE_*`` environment variables are ignored: the
-environment is shared with other tools and tests, a file is ours alone.
+secret. Unknown ``SUPERSTORE_*`` environment variables are not refused: the
+environment is shared with other tools and tests, a file is ours alone; one
+that is a likely typo of a setting gets a warning (`misspelt_variables`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +36,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from superstore.errors import ConfigError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_settings", "misspelt_variables"]
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 WebRole = Literal["viewer", "analyst", "admin"]
@@ -288,6 +290,27 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(
             f"invalid setting {field}{where} from {_source(field, clean)}: {_reason(first['msg'])}"
         ) from None
+
+
+def misspelt_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Warnings for ``SUPERSTORE_*`` variables that are no setting but nearly one.
+
+    ``SUPERSTORE_WEB_PROT=9000`` would leave the port at its default without a
+    word; refusing every unknown variable would break tools sharing the prefix
+    (``SUPERSTORE_PYTHON`` of the Airflow DAG, test switches), so only a name
+    close to a setting's is reported, as a warning.
+    """
+    known = {"SUPERSTORE_" + name.upper() for name in Settings.model_fields}
+    known.add("SUPERSTORE_CONFIG")
+    out = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("SUPERSTORE_") or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.85)
+        if close:
+            out.append(f"{name} is not a setting (did you mean {close[0]}?); ignored")
+    return out
 
 
 def _reason(msg: str) -> str:

@@ -216,11 +216,13 @@ def test_messages_say_what_is_wrong(outcomes: dict[str, subprocess.CompletedProc
     assert "superstore.toml" in outcomes["timezone in toml"].stderr
 
 
-def test_unknown_environment_variables_are_ignored() -> None:
+def test_unknown_environment_variables_are_ignored_a_likely_typo_warned() -> None:
     """The environment is shared (tests, other tools): only the TOML file is strict."""
     out = _run(Case("", env={"SUPERSTORE_NOT_A_SETTING": "1", "SUPERSTORE_WEB_PROT": "9000"}))
     assert "Traceback" not in out.stderr and "error:" not in out.stderr, out.stderr
     assert "kafka" in out.stdout  # status ran: DOWN lines, no stack in the fresh directory
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert "SUPERSTORE_WEB_PROT is not a setting (did you mean SUPERSTORE_WEB_PORT?)" in out.stderr
 
 
 def test_status_says_why_a_service_is_down() -> None:

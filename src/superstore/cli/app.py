@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -20,9 +21,11 @@ from superstore.cli import status as status_cmd
 from superstore.cli import topic as topic_cmd
 from superstore.cli import web as web_cmd
 from superstore.logs import setup_logging
-from superstore.settings import load_settings
+from superstore.settings import load_settings, misspelt_variables
 
 __all__ = ["app"]
+
+_log = logging.getLogger("superstore.settings")
 
 app = typer.Typer(
     name="superstore",
@@ -71,3 +74,5 @@ def root(
     """Build the settings once; every command receives them through the context."""
     ctx.obj = load_settings(data_dir=data_dir)
     setup_logging(verbose, json_lines=ctx.obj.log_json)
+    for warning in misspelt_variables():
+        _log.warning(warning)
