@@ -120,14 +120,15 @@ def test_a_bad_certificate_is_one_clear_error(tmp_path: Path) -> None:
         check_tls(cert, other_key)  # a key of another certificate
 
 
-def test_serve_with_a_missing_certificate_says_so_in_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("command", ["serve", "run"])
+def test_a_missing_certificate_is_one_line_before_anything_starts(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SUPERSTORE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SUPERSTORE_PG_DSN", "postgresql://nobody@127.0.0.1:1/none")
     missing = tmp_path / "nope.crt"
     done = subprocess.run(
-        [sys.executable, "-m", "superstore", "serve", "--port", "0", "--tls-cert", str(missing),
+        [sys.executable, "-m", "superstore", command, "--tls-cert", str(missing),
          "--tls-key", str(missing)],
         capture_output=True,
         text=True,
@@ -297,6 +298,7 @@ def test_the_openapi_document_declares_the_problem_on_every_operation(
     ):
         document = spec(auth)
         assert "HTTPValidationError" not in document["components"]["schemas"]
+        assert ("security" in document) is (auth.mode != "none")
         operations = [op for item in document["paths"].values() for op in item.values()]
         assert len(operations) >= 10
         for operation in operations:

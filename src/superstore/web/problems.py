@@ -137,6 +137,11 @@ def _document(app: FastAPI, auth_on: bool) -> dict[str, Any]:
     defs = components["Problem"].pop("$defs", {})
     components.update(defs)
     ref = {"content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    if auth_on:  # say how to authenticate, so clients (and schemathesis's auth check) know
+        schema["components"]["securitySchemes"] = {
+            "token": {"type": "http", "scheme": "bearer", "description": "An API token (sst_...)."}
+        }
+        schema["security"] = [{"token": []}]
     documented = _DOCUMENTED | (_DOCUMENTED_WITH_AUTH if auth_on else {})
     for item in schema.get("paths", {}).values():
         for operation in item.values():
