@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from superstore.cli.serve import with_tls
+from superstore.cli.serve import TLS_CERT, TLS_KEY, with_tls
 from superstore.settings import Settings
 from superstore.stack import stack_up
 
@@ -31,12 +31,8 @@ def run(
         "--no-sync",
         help="Do not re-export and reload changed days continuously (only the daily close).",
     ),
-    tls_cert: Path = typer.Option(
-        None, "--tls-cert", help="Dashboards over https [env SUPERSTORE_WEB_TLS_CERT]."
-    ),
-    tls_key: Path = typer.Option(
-        None, "--tls-key", help="PEM private key of --tls-cert [env SUPERSTORE_WEB_TLS_KEY]."
-    ),
+    tls_cert: Path = TLS_CERT,
+    tls_key: Path = TLS_KEY,
     metrics_port: int = typer.Option(
         None,
         "--metrics-port",

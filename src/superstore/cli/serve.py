@@ -11,9 +11,20 @@ from rich.console import Console
 
 from superstore.settings import Settings
 
-__all__ = ["serve", "with_tls"]
+__all__ = ["TLS_CERT", "TLS_KEY", "serve", "with_tls"]
 
 console = Console(stderr=True)
+
+
+# shared by `serve` and `run`: both serve the dashboards
+TLS_CERT = typer.Option(
+    None,
+    "--tls-cert",
+    help="Serve https with this PEM certificate (chain) (env SUPERSTORE_WEB_TLS_CERT).",
+)
+TLS_KEY = typer.Option(
+    None, "--tls-key", help="PEM private key of --tls-cert (env SUPERSTORE_WEB_TLS_KEY)."
+)
 
 
 def with_tls(settings: Settings, cert: Path | None, key: Path | None) -> Settings:
@@ -34,14 +45,8 @@ def serve(
         max=65535,
         help="Port [env SUPERSTORE_WEB_PORT; default 8000]; 0 picks a free one.",
     ),
-    tls_cert: Path = typer.Option(
-        None,
-        "--tls-cert",
-        help="Serve https with this PEM certificate (chain) [env SUPERSTORE_WEB_TLS_CERT].",
-    ),
-    tls_key: Path = typer.Option(
-        None, "--tls-key", help="PEM private key of --tls-cert [env SUPERSTORE_WEB_TLS_KEY]."
-    ),
+    tls_cert: Path = TLS_CERT,
+    tls_key: Path = TLS_KEY,
     date: dt.datetime = typer.Option(
         None,
         "--date",
