@@ -158,6 +158,15 @@ class Settings(BaseSettings):
     web_pg_dsn: SecretStr | None = Field(
         None, description="DSN of a read-only role for /today; default: pg_dsn, read-only session."
     )
+    web_tls_cert: Path | None = Field(
+        None, description="PEM certificate (chain) the dashboards serve https with."
+    )
+    web_tls_key: Path | None = Field(None, description="PEM private key of web_tls_cert.")
+    web_trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For/"
+        "-Proto/-Host headers are believed; from other peers they are ignored.",
+    )
 
     # Sign-in, roles and row-level security of the dashboards (superstore.web.access).
     web_auth: Literal["none", "token", "oidc"] = Field(

@@ -15,5 +15,5 @@ def test_not_a_day_is_a_422_naming_the_parameter(value: str) -> None:
     app = create_app(WebConfig(pg=PgConfig("postgresql://nobody@127.0.0.1:1/none"), warehouse=None))
     got = TestClient(app).get("/api/today", params={"date": value})  # no lifespan: no database
     assert got.status_code == 422, got.text
-    (error,) = got.json()["detail"]
+    (error,) = got.json()["errors"]
     assert error["loc"] == ["query", "date"]

@@ -112,7 +112,7 @@ def test_two_users_see_exactly_their_data(
         assert kpis["orders"] == west["orders"]
         assert alice.get("/api/analytics/options").json()["regions"] == ["West"]
         assert alice.get("/api/analytics/kpis", params={"format": "csv"}).status_code == 200
-        assert alice.get("/metrics").status_code == 403
+        assert alice.get("/ops").status_code == 403  # admins only (/metrics: loopback too)
     south = truth(star_path, {"state": ["Oklahoma", "Texas"]})
     with sign_in(dashboards, oidc_provider.account("bob"), "/today") as bob:  # viewer, 2 states
         kpis = bob.get("/api/analytics/kpis").json()["kpis"]  # the page's own JSON

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
+from superstore.cli.serve import TLS_CERT, TLS_KEY, with_tls
 from superstore.settings import Settings
 from superstore.stack import stack_up
 
@@ -28,6 +31,8 @@ def run(
         "--no-sync",
         help="Do not re-export and reload changed days continuously (only the daily close).",
     ),
+    tls_cert: Path = TLS_CERT,
+    tls_key: Path = TLS_KEY,
     metrics_port: int = typer.Option(
         None,
         "--metrics-port",
@@ -49,10 +54,13 @@ def run(
     from superstore.ops.metrics import serve_metrics
     from superstore.ops.supervisor import Supervisor, SupervisorOptions
     from superstore.web.hosts import check_bind
+    from superstore.web.server import check_tls
 
-    settings: Settings = ctx.obj
+    settings: Settings = with_tls(ctx.obj, tls_cert, tls_key)
+    tls = False
     if not no_serve:  # before anything starts: a refused bind is one line, not a retry loop
         check_bind(settings.web_host, settings.web_auth)
+        tls = check_tls(settings.web_tls_cert, settings.web_tls_key)
     stack_up(settings, report=lambda msg: console.print(f"[green]✓[/] {msg}"))
     port = settings.metrics_port if metrics_port is None else metrics_port
     if port:
@@ -64,10 +72,8 @@ def run(
     supervisor = Supervisor(settings, options)
     supervisor.install_signal_handlers()
     if options.serve:
-        console.print(
-            f"dashboards: http://{settings.web_host}:{settings.web_port}/today  "
-            f"http://{settings.web_host}:{settings.web_port}/analytics"
-        )
+        base = f"{'https' if tls else 'http'}://{settings.web_host}:{settings.web_port}"
+        console.print(f"dashboards: {base}/today  {base}/analytics")
     console.print("running; Ctrl-C stops everything")
     supervisor.run()
     console.print("[green]✓[/] stopped cleanly")

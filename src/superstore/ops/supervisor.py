@@ -208,7 +208,7 @@ class Supervisor:
         return {("category", c) for c, _ in pairs} | {("sub-category", s) for _, s in pairs}
 
     def _run_serve(self) -> None:
-        serve_until(self.settings, self.stop)
+        serve_until(self.settings, self.stop, metrics.REGISTRY)
 
     # -- scheduling ------------------------------------------------------
     def cycle(self) -> list[dt.date]:

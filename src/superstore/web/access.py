@@ -19,7 +19,6 @@ which the server enforces); with `token` a request presents
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -33,8 +32,10 @@ from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from superstore.settings import Settings
+from superstore.web.hosts import is_loopback
 from superstore.web.oidc import OidcConfig, oidc_router
 from superstore.web.principal import EVERYONE, Principal, Role, Scope, role_at_least
+from superstore.web.problems import PROBLEM_TYPE, problem_body
 from superstore.web.tokens import TokenStore
 
 __all__ = [
@@ -68,10 +69,12 @@ class AuthConfig:
     public_url: str = ""  # external base URL; "" = the request's own
     oidc: OidcConfig | None = None  # under mode "oidc"
 
+    tls: bool = False  # the server itself speaks https (--tls-cert)
+
     @property
     def secure_cookies(self) -> bool:
-        """Cookies get the Secure flag when the public URL is https."""
-        return self.public_url.startswith("https://")
+        """Cookies get the Secure flag under TLS or when the public URL is https."""
+        return self.tls or self.public_url.startswith("https://")
 
 
 def needed_role(path: str, query: str) -> tuple[Role | None, bool]:
@@ -133,6 +136,9 @@ class AccessControl:
         path = scope.get("path", "")
         query = scope.get("query_string", b"").decode("latin-1")
         needed, session_ok = needed_role(path, query)
+        if path == "/metrics" and _loopback_peer(scope):  # Prometheus scraping on the host
+            await self.app(scope, receive, send)
+            return
         principal, problem = self._identify(scope)
         if principal is not None:
             scope.setdefault("state", {})["principal"] = principal
@@ -179,6 +185,11 @@ class AccessControl:
         return None, None
 
 
+def _loopback_peer(scope: AsgiScope) -> bool:
+    client = scope.get("client")
+    return client is not None and is_loopback(str(client[0]))
+
+
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     await send(
         {
@@ -191,8 +202,8 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
 
 
 async def _deny(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+    body = problem_body(status, detail)
+    headers = [(b"content-type", PROBLEM_TYPE.encode()), (b"cache-control", b"no-store")]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="superstore"'))
     await _send(send, status, body, headers)

@@ -46,13 +46,15 @@ def _iso_day(value: object) -> object:
     return value
 
 
+YEARS_1900_2200 = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$"
 DayParam = Annotated[
     dt.date | None,
     BeforeValidator(_iso_day),
     Query(
         alias="date",
-        description="Day to show (YYYY-MM-DD); default: the server's --date, else today "
-        "in the configured time zone.",
+        description="Day to show (YYYY-MM-DD, 1900-2200); default: the server's --date, "
+        "else today in the configured time zone.",
+        json_schema_extra={"pattern": YEARS_1900_2200},  # the range, said in the schema
     ),
 ]
 

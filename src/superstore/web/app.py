@@ -31,6 +31,8 @@ from superstore.web.api_today import router as today_router
 from superstore.web.config import WebConfig
 from superstore.web.cubes import CubeStore
 from superstore.web.live import LiveHub
+from superstore.web.metrics import install_metrics
+from superstore.web.problems import install_problems
 from superstore.web.rowscope import ScopedCubes
 
 __all__ = ["STATIC", "create_app"]
@@ -110,6 +112,8 @@ def create_app(config: WebConfig) -> FastAPI:
     app.state.results = ResultCache(config.result_cache)
     app.state.scoped = ScopedCubes()
     install_access(app, config.auth)
+    install_problems(app, auth_on=config.auth.mode != "none")
+    install_metrics(app, config.metrics)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -12,8 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
+
+from prometheus_client import CollectorRegistry
 
 from superstore.clients import PgConfig
 from superstore.errors import ConfigError
@@ -21,6 +24,7 @@ from superstore.settings import Settings
 from superstore.stack import pg_config
 from superstore.warehouse import WarehouseReader, warehouse_config
 from superstore.web.access import AuthConfig, auth_config
+from superstore.web.proxies import Network, parse_trusted
 
 __all__ = ["WebConfig", "web_config"]
 
@@ -38,6 +42,10 @@ class WebConfig:
     result_cache: int = 2048  # answers kept per warehouse version; 0 = always recompute
     auth: AuthConfig = field(default_factory=AuthConfig)  # sign-in, roles, row scopes
     allowed_hosts: tuple[str, ...] = ()  # Host names answered beyond loopback and the bind
+    tls_cert: Path | None = None  # both set: the server speaks https
+    tls_key: Path | None = None
+    trusted_proxies: tuple[Network, ...] = ()  # peers whose X-Forwarded-* headers count
+    metrics: CollectorRegistry | None = None  # served at /metrics; None = process collectors
 
     def today(self, requested: dt.date | None = None) -> dt.date:
         """The day /today shows: the requested one, the pinned one, else today in the zone."""
@@ -66,6 +74,9 @@ def web_config(settings: Settings, day: dt.date | None = None) -> WebConfig:
         day=day,
         auth=auth_config(settings),
         allowed_hosts=_allowed_hosts(settings),
+        tls_cert=settings.web_tls_cert,
+        tls_key=settings.web_tls_key,
+        trusted_proxies=parse_trusted(settings.web_trusted_proxies.split(",")),
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from superstore.errors import ConfigError
+from superstore.web.problems import PROBLEM_TYPE, problem_body
 
 __all__ = ["HostAllowList", "allowed_hosts", "check_bind", "is_loopback"]
 
@@ -65,7 +66,11 @@ def _host_name(header: str) -> str:
 
 
 class HostAllowList:
-    """Answers 421 to any HTTP request whose Host header is not an allowed name."""
+    """Answers 400 (a problem document) to any request whose Host is not an allowed name.
+
+    400, not 421 Misdirected Request: 421 tells an HTTP/2 client to retry on
+    another connection, while a name we do not serve is the request's own fault.
+    """
 
     def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
         self.app = app
@@ -79,16 +84,17 @@ class HostAllowList:
         if _host_name(host) in self.allowed:
             await self.app(scope, receive, send)
             return
-        body = (
+        body = problem_body(
+            400,
             f"Host {host!r} is not served here; add it to SUPERSTORE_WEB_ALLOWED_HOSTS "
-            "if it is a name of this server\n"
-        ).encode()
+            "if it is a name of this server",
+        )
         await send(
             {
                 "type": "http.response.start",
-                "status": 421,
+                "status": 400,
                 "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-type", PROBLEM_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }

@@ -2,18 +2,24 @@
 
 The socket is bound here, before uvicorn starts, so a busy port is one clear
 error instead of a log line and an exit from inside the server, and port 0
-resolves to the real port before anyone prints a URL.
+resolves to the real port before anyone prints a URL. For the same reason a
+TLS certificate is loaded here first: a missing, unreadable or mismatched
+file is one line naming the setting, not a traceback from uvicorn's startup.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Self
 
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from superstore.errors import ConfigError, TransientError
 from superstore.lifecycle import Closeable
@@ -21,8 +27,37 @@ from superstore.settings import Settings
 from superstore.web.app import create_app
 from superstore.web.config import WebConfig, web_config
 from superstore.web.hosts import HostAllowList, allowed_hosts, check_bind
+from superstore.web.proxies import ForwardedHeaders
 
-__all__ = ["DashboardServer", "bind", "serve", "serve_until"]
+__all__ = ["DashboardServer", "bind", "check_tls", "serve", "serve_until"]
+
+
+def check_tls(cert: Path | None, key: Path | None) -> bool:
+    """True when TLS is configured and its files load; one clear error otherwise."""
+    if cert is None and key is None:
+        return False
+    if cert is None or key is None:
+        given, missing = ("--tls-cert", "--tls-key") if key is None else ("--tls-key", "--tls-cert")
+        raise ConfigError(
+            f"{given} needs {missing} too (SUPERSTORE_WEB_TLS_CERT and SUPERSTORE_WEB_TLS_KEY)"
+        )
+    for name, path in (("certificate", cert), ("key", key)):
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the TLS {name} {path}: {exc.strerror or exc}",
+                hint="check SUPERSTORE_WEB_TLS_CERT and SUPERSTORE_WEB_TLS_KEY",
+            ) from None
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise ConfigError(
+            f"the TLS certificate {cert} and key {key} do not load: {reason}",
+            hint="both must be PEM files, the key unencrypted and matching the certificate",
+        ) from None
+    return True
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -53,25 +88,33 @@ class DashboardServer(Closeable):
 
     def __init__(self, config: WebConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         check_bind(host, config.auth.mode)  # before the socket: nothing listens on a refused bind
+        self.tls = check_tls(config.tls_cert, config.tls_key)
+        if self.tls:  # the session cookie is Secure whenever the server speaks https
+            config = replace(config, auth=replace(config.auth, tls=True))
         self.sock = bind(host, port)
         self.host = host
         self.port = int(self.sock.getsockname()[1])
+        app = HostAllowList(create_app(config), allowed_hosts(host, config.allowed_hosts))
         self.server = uvicorn.Server(
             uvicorn.Config(
-                HostAllowList(create_app(config), allowed_hosts(host, config.allowed_hosts)),
+                ForwardedHeaders(app, config.trusted_proxies),
                 log_level="warning",
                 access_log=False,
                 timeout_graceful_shutdown=1,
                 lifespan="on",
+                # uvicorn would believe X-Forwarded-* from 127.0.0.1; ForwardedHeaders decides
+                proxy_headers=False,
+                ssl_certfile=config.tls_cert if self.tls else None,
+                ssl_keyfile=config.tls_key if self.tls else None,
             )
         )
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:8000."""
+        """Base URL, e.g. http://127.0.0.1:8000 (https under TLS)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def run(self) -> None:
         """Serve in the calling thread until Ctrl-C/SIGTERM (or `stop()` from another thread)."""
@@ -118,9 +161,15 @@ def serve(config: WebConfig, host: str, port: int, announce: Callable[[str], Non
     server.run()
 
 
-def serve_until(settings: Settings, stop: threading.Event) -> None:
-    """Serve the configured dashboards until `stop` is set (for `superstore run`)."""
-    server = DashboardServer(web_config(settings), settings.web_host, settings.web_port)
+def serve_until(
+    settings: Settings, stop: threading.Event, metrics: CollectorRegistry | None = None
+) -> None:
+    """Serve the configured dashboards until `stop` is set (for `superstore run`).
+
+    `metrics`: the pipeline's registry, so /metrics on the dashboard port shows it too.
+    """
+    config = replace(web_config(settings), metrics=metrics)
+    server = DashboardServer(config, settings.web_host, settings.web_port)
     server.start()
     try:
         while not stop.wait(0.5):
