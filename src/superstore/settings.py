@@ -16,6 +16,7 @@ that is a likely typo of a setting gets a warning (`misspelt_variables`).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -210,6 +211,18 @@ class Settings(BaseSettings):
         # librdkafka and Spark take every property as text.
         if isinstance(value, dict):
             return {k: _as_text(v) for k, v in value.items()}
+        return value
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        # Checked here too (not only when `serve` starts) so `status` and the
+        # settings walk catch a typo before a deployment depends on it.
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
         return value
 
     @field_validator("schedule_time")
