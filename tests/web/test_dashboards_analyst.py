@@ -346,6 +346,10 @@ def test_keyboard_only_cross_filters_like_a_click(
     expect(page.locator("#announce")).to_contain_text(
         f"{second['segment']}: {money(second['value'])}"
     )
+    tip = page.locator("#chart-segments > div").filter(has=page.locator("b")).first
+    expect(tip).to_be_visible()  # the focused member shows its own tooltip
+    expect(tip.locator("b")).to_have_text(second["segment"])
+    expect(tip).to_contain_text(money(second["value"]))
     before = seq_of(page)
     page.keyboard.press("Enter")
     wait_ready(page, before + 1)
@@ -518,7 +522,9 @@ def test_a_viewer_is_not_offered_downloads_an_analyst_is(
         bob = browser_sign_in(viewer_context.new_page(), oidc_provider.account("bob"), "/analytics")
         expect(bob.locator("body")).to_have_attribute("data-me", "viewer")
         wait_ready(bob)
-        expect(bob.locator("#who")).to_have_text("bob@superstore.test (viewer; states Oklahoma, Texas)")
+        expect(bob.locator("#who")).to_have_text(
+            "bob@superstore.test (viewer; states Oklahoma, Texas)"
+        )
         for link in bob.locator(CSV_LINKS).all():
             expect(link).to_be_hidden()
         expect(bob.locator('nav a[href="/docs"]')).to_be_hidden()
