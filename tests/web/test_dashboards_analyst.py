@@ -34,6 +34,7 @@ from tests.support.oidc_provider import (  # noqa: F401  (fixtures)
 )
 from tests.support.signin import browser_sign_in, oidc_dashboards
 from tests.support.web import (
+    BUSY_DAY,
     api,
     click_chart,
     hover,
@@ -428,6 +429,19 @@ def test_dark_mode_toggle_recolours_tooltips_and_labels(page: Page) -> None:
     page.click("#theme-toggle")
     expect(page.locator("html")).to_have_attribute("data-theme", "light")
     assert option(page, "chart-segments", ".series[0].label.color") == light["ink"]
+
+
+def test_today_follows_the_theme_too(page: Page) -> None:
+    page.goto(f"/today?date={BUSY_DAY}")
+    expect(page.locator("body")).to_have_attribute("data-renders", "1")
+    light = _theme_colours(page)
+    page.click("#theme-toggle")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    dark = _theme_colours(page)
+    for chart in ("top-products", "categories"):
+        assert option(page, chart, ".tooltip[0].backgroundColor") == dark["card"], chart
+        assert option(page, chart, ".series[0].label.color") == dark["ink"], chart
+    assert dark != light
 
 
 def test_prefers_color_scheme_dark(browser: Browser, server: DashboardServer) -> None:
