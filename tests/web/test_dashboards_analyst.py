@@ -40,6 +40,7 @@ from tests.support.web import (
     hover,
     kpis_expected,
     kpis_shown,
+    no_horizontal_scroll,
     option,
     point,
     seq_of,
@@ -262,6 +263,32 @@ def test_each_chip_removes_its_filter_alone(page: Page, star_path: Path) -> None
         }
     assert "year=2017" in page.url and "state=California" in page.url
     expect(page.locator("#state-button")).to_have_text("States: California")
+
+
+def test_chips_and_the_picker_fit_a_phone(phone_page: Page, star_path: Path) -> None:
+    page = phone_page
+    page.goto(
+        "/analytics?year=2016&state=California&state=New+York&segment=Home+Office&range=year-to-date"
+    )
+    wait_ready(page)
+    expect(page.locator("#chips .chip")).to_have_count(5)
+    no_horizontal_scroll(page)
+    before = seq_of(page)
+    page.tap('#chips .chip[data-filter="state"][data-value="New York"]')
+    wait_ready(page, before + 1)
+    case = {"year": [2016], "state": ["California"], "segment": "Home Office"}
+    case |= {"from": "2017-01-01", "to": LAST_DAY.isoformat()}  # 2016 and 2017 YTD: nothing
+    assert truth(star_path, case)["lines"] == 0
+    expect(page.locator("#kpi-sales")).to_have_text("–")
+    expect(page.locator("#notice")).to_contain_text("No sales match these filters")
+    page.tap('#chips .chip[data-filter="dates"]')
+    wait_ready(page, before + 2)
+    case.pop("from"), case.pop("to")
+    assert kpis_shown(page) == kpis_expected(star_path, case)
+    page.tap("#state-button")
+    popover = page.locator("#state-popover").bounding_box()
+    assert popover and popover["x"] >= 0 and popover["x"] + popover["width"] <= 390
+    no_horizontal_scroll(page)
 
 
 def test_the_state_picker_searches_and_ticks(page: Page, star_path: Path) -> None:
