@@ -27,6 +27,7 @@ from superstore.errors import SuperstoreError
 from superstore.web.access import install_access
 from superstore.web.api_analytics import ResultCache
 from superstore.web.api_analytics import router as analytics_router
+from superstore.web.api_me import router as me_router
 from superstore.web.api_today import router as today_router
 from superstore.web.config import WebConfig
 from superstore.web.cubes import CubeStore
@@ -119,6 +120,7 @@ def create_app(config: WebConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(today_router)
     app.include_router(analytics_router)
+    app.include_router(me_router)
 
     def page(name: str) -> Any:
         async def handler() -> FileResponse:

@@ -29,6 +29,8 @@ AN.visuals = (() => {
   }
 
   // ---- time visuals ------------------------------------------------------------
+  // showAllSymbol: a point per period even where the axis labels thin out (a phone
+  // showed 3 of a month's 31 days as points, the others neither hoverable nor clickable).
   function trend(chart, data, ctx) {
     const periods = [...new Set(data.rows.map((r) => r.period))];
     const cats = ctx.options.categories;
@@ -55,7 +57,7 @@ AN.visuals = (() => {
         const look = SS.lineStyleOf("category", c);
         return {
           name: c, type: "line", smooth: false, triggerLineEvent: true, connectNulls: false,
-          symbol: look.symbol, symbolSize: 7, showSymbol: !many,
+          symbol: look.symbol, symbolSize: 7, showSymbol: !many, showAllSymbol: true,
           lineStyle: { width: ctx.s.category === c ? 4 : 2, type: look.type, opacity: dim ? 0.25 : 1, color: SS.colorOf("category", c) },
           itemStyle: { color: SS.colorOf("category", c), opacity: dim ? 0.25 : 1 },
           emphasis: { focus: "series" },
@@ -64,20 +66,25 @@ AN.visuals = (() => {
       }),
     });
   }
+  // Read at every key press, never once: the keys are wired before the first answer is
+  // drawn, and every refresh replaces the chart's rows.
   trend.keys = (chart, ctx) => {
-    const r = chart.__rows || { periods: [], cats: [] };
+    const none = { periods: [], cats: [], byCat: new Map() };
+    const rows = () => chart.__rows || none;
     return {
-      label: () => `${ctx.m.label} by category over time, ${r.periods.length} periods`,
+      label: () => `${ctx.m.label} by category over time, ${rows().periods.length} periods`,
       noun: "periods (up and down: categories)", verb: "drills into the period",
-      count: () => r.periods.length * r.cats.length,
-      stride: () => r.periods.length,
-      target: (i) => ({ seriesIndex: Math.floor(i / r.periods.length), dataIndex: i % r.periods.length }),
+      count: () => rows().periods.length * rows().cats.length,
+      stride: () => rows().periods.length,
+      target: (i) => { const r = rows(); return { seriesIndex: Math.floor(i / r.periods.length), dataIndex: i % r.periods.length }; },
       describe: (i) => {
+        const r = rows();
         const c = r.cats[Math.floor(i / r.periods.length)], row = r.byCat.get(c)[i % r.periods.length];
         return `${c}, ${AN.state.prettyPeriod(row.period)}: ${V(ctx, row.value)}`;
       },
-      primary: (i) => ctx.act.drillOrLines(r.periods[i % r.periods.length], { category: r.cats[Math.floor(i / r.periods.length)] }),
+      primary: (i) => { const r = rows(); ctx.act.drillOrLines(r.periods[i % r.periods.length], { category: r.cats[Math.floor(i / r.periods.length)] }); },
       lines: (i) => {
+        const r = rows();
         const c = r.cats[Math.floor(i / r.periods.length)], row = r.byCat.get(c)[i % r.periods.length];
         ctx.act.lines(`${c}, ${AN.state.prettyPeriod(row.period)}`, { category: c, period: row.period }, row);
       },
@@ -121,7 +128,7 @@ AN.visuals = (() => {
         { type: "value", axisLabel: { formatter: (v) => (ratio ? `${v} pts` : `${v}%`) }, splitLine: { show: false } },
       ],
       series: [
-        { name: ctx.m.label, type: "line", smooth: false, showSymbol: !many, symbolSize: 7, areaStyle: { opacity: 0.12 },
+        { name: ctx.m.label, type: "line", smooth: false, showSymbol: !many, showAllSymbol: true, symbolSize: 7, areaStyle: { opacity: 0.12 },
           itemStyle: { color: SS.palette[0] }, data: rows.map((r) => num(r.value)) },
         { name: "a year before", type: "line", smooth: false, showSymbol: false, lineStyle: { type: "dotted", width: 1.5 },
           itemStyle: { color: SS.palette[7] }, data: rows.map((r) => num(r.prev_value)) },

@@ -13,6 +13,7 @@
   let inflight = null;
   let measure = null;
   let boot = null;
+  let answers = null;  // the last API answers of the visuals, by visual
   const charts = {};
   const VISUALS = ["trend", "segments", "regions", "growth", "states"];
   const TITLES = {
@@ -232,11 +233,8 @@
       if (seq === 0) performance.mark("data");
       const c = ctx();
       renderKpis(k);
-      AN.visuals.trend(charts.trend, trend, c);
-      AN.visuals.segments(charts.segments, seg, c);
-      AN.visuals.regions(charts.regions, reg, c);
-      AN.visuals.growth(charts.growth, growth, c);
-      AN.visuals.states(charts.states, states, c);
+      answers = { trend, segments: seg, regions: reg, growth, states };
+      drawVisuals();
       AN.detail.renderBreakdown(table, c);
       for (const v of VISUALS) tableView(v, c);
       if (k.kpis.lines === 0) {
@@ -254,6 +252,13 @@
       notice(`Could not load the analytics: ${err.message}. Change or reset the filters to try again.`, "error");
       $("reset").disabled = false;
     }
+  }
+
+  // Every visual from the last answers: after loading, and when the theme changes (new
+  // options in the new theme's colours, tooltips and labels included).
+  function drawVisuals() {
+    if (!answers) return;
+    for (const v of VISUALS) AN.visuals[v](charts[v], answers[v], ctx());
   }
 
   // The data-table view of a visual: its numbers as text, and its actions as buttons.
@@ -305,6 +310,7 @@
   async function start() {
     performance.mark("scripts-run");
     SS.initTheme();
+    SS.onTheme(drawVisuals);
     for (const [v, id] of [["trend", "chart-trend"], ["segments", "chart-segments"], ["regions", "chart-regions"],
       ["growth", "chart-growth"], ["states", "chart-states"]]) charts[v] = SS.chart(id);
     try {

@@ -177,12 +177,13 @@ const SS = (() => {
     c.getDom().dataset.finished = "0";
     const first = c.__drawn === 0;
     c.__drawn += 1;
-    c.__option = option;
     c.setOption({
       animation: !first, animationDuration: 200, animationDurationUpdate: 200, ...themed(option),
     }, { notMerge: true });
   }
-  onTheme(() => charts.forEach((c) => { if (c.__option) draw(c, c.__option); }));
+  // A theme change is not redrawn here from the saved options: those hold the old
+  // theme's colours in tooltips, labels and borders (taken when they were built). Each
+  // page redraws from its last API answers instead (SS.onTheme), building new options.
 
   function setText(id, text, value) {
     const el = document.getElementById(id);
@@ -217,7 +218,26 @@ const SS = (() => {
     document.body.appendChild(a); a.click(); a.remove();
   }
 
+  // ---- what the caller may do (/api/me): links that would answer 403 are hidden ----
+  // Elements carry data-needs="csv|zip|api|ops"; body[data-me] says when this has run.
+  const me = fetch("/api/me").then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  me.then((found) => {
+    document.querySelectorAll("[data-needs]").forEach((el) => {
+      el.hidden = !(found && found.may[el.dataset.needs]);
+    });
+    const who = document.getElementById("who");
+    if (who && found && found.via !== "none") {
+      const scope = found.scope.unlimited ? "all data"
+        : [["regions", found.scope.regions], ["states", found.scope.states]]
+          .filter(([, v]) => v.length).map(([k, v]) => `${k} ${v.join(", ")}`).join("; ");
+      who.textContent = `${found.name} (${found.role}; ${scope})`;
+      who.hidden = false;
+    }
+    document.body.dataset.me = found ? found.role : "unknown";
+  });
+
   return {
+    me,
     cents, money, compact, int, pct, percent, points, fmt, fmtAxis, change, esc, getJSON, detailText,
     palette, setMembers, colorOf, lineStyleOf, theme, setTheme, initTheme, onTheme,
     chart, draw, setText, tooltipBase, fileName, downloadPNG, charts,

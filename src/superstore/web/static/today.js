@@ -230,6 +230,8 @@
   });
   $("today-button").addEventListener("click", () => { location.search = ""; });
   window.matchMedia("(max-width: 640px)").addEventListener("change", () => lastSnap && render(lastSnap));
+  // A new theme: redraw from the last answers, so tooltips and labels take its colours.
+  SS.onTheme(() => { if (lastSnap) { renderTop(lastSnap); renderCategories(lastSnap); renderHours(); } });
 
   // Colours follow the known categories: ask for them first (a failure only delays colours).
   SS.getJSON(`/api/today/hours${query}`).then((got) => {
