@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -55,7 +55,37 @@ class _RepeatFilter(logging.Filter):
 _RDKAFKA_LOG = logging.getLogger("superstore.kafka.client")
 _RDKAFKA_LOG.addFilter(_RepeatFilter())
 
-__all__ = ["KafkaConfig", "PgConfig", "scalar"]
+__all__ = ["KafkaConfig", "PgConfig", "auth_failure", "scalar"]
+
+# librdkafka retries these forever; none gets better by waiting: a wrong password,
+# a mechanism the broker does not offer, a certificate that does not verify.
+_AUTH_CODES = frozenset(
+    {KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError.SASL_AUTHENTICATION_FAILED}
+)
+# librdkafka's own diagnosis when a plaintext client meets a TLS or SASL listener.
+_PROTOCOL_MISMATCH = "incorrect security.protocol"
+
+
+def auth_failure(err: KafkaError, bootstrap: str) -> ConfigError | None:
+    """One clear line for an authentication or TLS failure; None for any other error.
+
+    librdkafka reports these only through its error callback and keeps
+    retrying, so without this a wrong password looks like a broker that is down.
+    The text is librdkafka's (it never contains the password).
+    """
+    text = err.str()
+    if err.code() in _AUTH_CODES:
+        what = "TLS" if err.code() == KafkaError._SSL else "authentication"
+    elif _PROTOCOL_MISMATCH in text:
+        what = "security protocol"
+    else:
+        return None
+    return ConfigError(
+        f"Kafka at {bootstrap} refused the connection ({what}): {text}",
+        hint="check SUPERSTORE_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME, "
+        "_SASL_PASSWORD and _SSL_CA_LOCATION (`superstore stack env` for the local stack)",
+    )
+
 
 _READ_ONLY = "-c default_transaction_read_only=on"
 
@@ -71,8 +101,25 @@ class KafkaConfig:
     security: dict[str, str] = field(default_factory=dict)
 
     def base(self) -> dict[str, Any]:
-        """Settings common to producers, consumers and admin clients."""
-        return {"bootstrap.servers": self.bootstrap, "logger": _RDKAFKA_LOG, **self.security}
+        """Settings common to producers, consumers and admin clients.
+
+        The error callback turns authentication and TLS failures into a
+        ConfigError raised from the client's next poll/flush/consume (one line
+        from the CLI, and no endless retrying against a broker that says no);
+        other errors stay librdkafka's to retry.
+        """
+        return {
+            "bootstrap.servers": self.bootstrap,
+            "logger": _RDKAFKA_LOG,
+            "error_cb": self._on_error,
+            **self.security,
+        }
+
+    def _on_error(self, err: KafkaError) -> None:
+        failure = auth_failure(err, self.bootstrap)
+        if failure is not None and err.code() in _AUTH_CODES:
+            raise failure
+        _RDKAFKA_LOG.debug("librdkafka error: %s", err.str())
 
     def producer(self, **overrides: Any) -> Producer:
         """An idempotent, acks=all producer: retries never duplicate or reorder."""
@@ -105,11 +152,23 @@ class KafkaConfig:
         return AdminClient({**self.base(), **overrides})
 
     def ping(self, timeout: float = 2.0) -> int:
-        """Number of brokers that answered; raises TransientError when none did."""
+        """Number of brokers that answered; raises TransientError when none did.
+
+        A broker that refused our credentials or TLS is a ConfigError naming
+        why (`auth_failure`), not "did not answer".
+        """
+        errors: list[KafkaError] = []
+        admin = self.admin(log_level=0, error_cb=errors.append)
         try:
-            meta = self.admin(log_level=0).list_topics(timeout=timeout)
+            meta = admin.list_topics(timeout=timeout)
         except KafkaException as exc:
-            raise TransientError(f"Kafka at {self.bootstrap} did not answer: {exc}") from exc
+            admin.poll(0)  # serves the error callback: why the broker did not answer
+            for err in errors:
+                failure = auth_failure(err, self.bootstrap)
+                if failure is not None:
+                    raise failure from None
+            reason = errors[-1].str() if errors else str(exc)
+            raise TransientError(f"Kafka at {self.bootstrap} did not answer: {reason}") from exc
         return len(meta.brokers)
 
 
