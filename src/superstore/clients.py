@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
@@ -90,6 +90,22 @@ def auth_failure(err: KafkaError, bootstrap: str) -> ConfigError | None:
 _READ_ONLY = "-c default_transaction_read_only=on"
 
 
+_Client = TypeVar("_Client")
+
+
+def _build(client: Callable[[dict[str, Any]], _Client], conf: dict[str, Any]) -> _Client:
+    """A librdkafka client; settings it refuses (a bogus key, SASL without a user) are one line."""
+    try:
+        return client(conf)
+    except (KafkaException, ValueError, TypeError) as exc:
+        err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        text = err.str() if err else str(exc)
+        raise ConfigError(
+            f"the Kafka client settings are not valid: {text}",
+            hint="check the SUPERSTORE_KAFKA_* settings and SUPERSTORE_KAFKA_CONFIG",
+        ) from None
+
+
 @dataclass(frozen=True)
 class KafkaConfig:
     """librdkafka settings shared by every client, plus topic names."""
@@ -132,7 +148,7 @@ class KafkaConfig:
             "compression.type": "lz4",
             **overrides,
         }
-        return Producer(conf)
+        return _build(Producer, conf)
 
     def consumer(self, group_id: str, **overrides: Any) -> Consumer:
         """A consumer that never auto-commits: offsets live where the data lands."""
@@ -145,11 +161,11 @@ class KafkaConfig:
             "isolation.level": "read_committed",
             **overrides,
         }
-        return Consumer(conf)
+        return _build(Consumer, conf)
 
     def admin(self, **overrides: Any) -> AdminClient:
         """An admin client for topic management and health checks."""
-        return AdminClient({**self.base(), **overrides})
+        return _build(AdminClient, {**self.base(), **overrides})
 
     def ping(self, timeout: float = 2.0) -> int:
         """Number of brokers that answered; raises TransientError when none did.

@@ -71,8 +71,6 @@ def stack_up(
         state = read_state(settings.data_dir) or StackState()
         external = bool(settings.kafka_bootstrap)
         topology = resolve_topology(settings.data_dir, brokers, pg_standby, external)
-        write_topology(settings.data_dir, topology)
-        started_kafka = False
         if kafka_secure and (settings.kafka_bootstrap or topology.brokers > 1):
             raise ConfigError(
                 "--kafka-secure secures the single local broker: "
@@ -81,6 +79,8 @@ def stack_up(
                 hint="configure the external cluster's security with SUPERSTORE_KAFKA_* settings"
                 if settings.kafka_bootstrap else "use --brokers 1 with --kafka-secure",
             )  # fmt: skip
+        write_topology(settings.data_dir, topology)
+        started_kafka = False
         if settings.kafka_bootstrap:
             state.kafka = None
             state.kafka_nodes = []
@@ -166,14 +166,16 @@ def stack_status(settings: Settings) -> list[ServiceStatus]:
         if origin == "local" and state.kafka and not state.kafka.alive():
             out.append(ServiceStatus("kafka", origin, kafka.bootstrap, False, "process gone"))
         else:
+            # A secured listener says so ("1 broker(s), SASL_SSL SCRAM-SHA-512").
             protocol = kafka.security.get("security.protocol", "PLAINTEXT")
             if "sasl.mechanism" in kafka.security:
                 protocol += f" {kafka.security['sasl.mechanism']}"
+            shown = "" if protocol.upper() == "PLAINTEXT" else f", {protocol}"
             try:
                 brokers = kafka.ping(timeout=3.0)
                 out.append(
                     ServiceStatus(
-                        "kafka", origin, kafka.bootstrap, True, f"{brokers} broker(s), {protocol}"
+                        "kafka", origin, kafka.bootstrap, True, f"{brokers} broker(s){shown}"
                     )
                 )
             except (TransientError, ConfigError) as exc:
