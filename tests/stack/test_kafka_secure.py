@@ -154,6 +154,16 @@ def test_no_credentials_and_plaintext_are_refused(secure: Settings) -> None:
         untrusted.ping(timeout=5)
 
 
+def test_the_controller_port_wants_the_brokers_certificate(secure: Settings) -> None:
+    state = read_state(secure.data_dir)
+    assert state and state.kafka
+    kafka = kafka_config(secure)
+    controller = f"127.0.0.1:{state.kafka.extra['controller_port']}"
+    for security in ({}, kafka.security):  # plaintext; the client's SCRAM user but no certificate
+        with pytest.raises(SuperstoreError):
+            KafkaConfig(controller, "t", "d", security=dict(security)).ping(timeout=5)
+
+
 def test_security_of_a_running_broker_cannot_flip(secure: Settings) -> None:
     with pytest.raises(ConfigError, match="SASL_SSL"):
         stack_up(secure, kafka_secure=False)
