@@ -177,3 +177,15 @@ def test_secure_is_for_the_single_local_broker_only(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="external cluster"):
         stack_up(external, kafka_secure=True)
     assert read_state(tmp_path / "a") is None and read_state(tmp_path / "b") is None
+
+
+def test_cli_option_refuses_a_cluster_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "superstore", "stack", "up", "--kafka-secure", "--brokers", "3"],
+        env={**os.environ, "SUPERSTORE_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "a local cluster runs PLAINTEXT only" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert read_state(tmp_path / "data") is None, "nothing started"
