@@ -74,8 +74,14 @@ def auth_failure(err: KafkaError, bootstrap: str) -> ConfigError | None:
     The text is librdkafka's (it never contains the password).
     """
     text = err.str()
-    if err.code() in _AUTH_CODES:
-        what = "TLS" if err.code() == KafkaError._SSL else "authentication"
+    if err.code() == KafkaError._SSL:
+        # A handshake cut short by a restarting broker is _SSL too: only a
+        # certificate that does not verify is a setting to fix.
+        if "certificate verify failed" not in text:
+            return None
+        what = "TLS"
+    elif err.code() in _AUTH_CODES:
+        what = "authentication"
     elif _PROTOCOL_MISMATCH in text:
         what = "security protocol"
     else:
@@ -133,7 +139,7 @@ class KafkaConfig:
 
     def _on_error(self, err: KafkaError) -> None:
         failure = auth_failure(err, self.bootstrap)
-        if failure is not None and err.code() in _AUTH_CODES:
+        if failure is not None and err.code() in _AUTH_CODES:  # not a protocol mismatch guess
             raise failure
         _RDKAFKA_LOG.debug("librdkafka error: %s", err.str())
 
