@@ -170,6 +170,17 @@ def test_security_of_a_running_broker_cannot_flip(secure: Settings) -> None:
     assert kafka_config(secure).ping(timeout=10) == 1, "still the secure broker"
 
 
+def test_down_and_up_keep_the_broker_secured(secure: Settings) -> None:
+    password = kafka_config(secure).security["sasl.password"]
+    stack_down(secure)  # keeps the data: the storage knows it was formatted SASL_SSL
+    state = stack_up(secure)  # no option: as formatted
+    assert state.kafka_auth and state.kafka_auth.security_protocol == "SASL_SSL"
+    kafka = kafka_config(secure)
+    assert kafka.security["sasl.password"] == password, "the SCRAM users of the format"
+    assert kafka.ping(timeout=10) == 1
+    assert not (secure.data_dir / "kafka" / "format.args").exists()
+
+
 def test_secure_is_for_the_single_local_broker_only(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="a local cluster runs PLAINTEXT only"):
         stack_up(load_settings(data_dir=tmp_path / "a"), brokers=3, kafka_secure=True)
