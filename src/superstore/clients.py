@@ -55,7 +55,43 @@ class _RepeatFilter(logging.Filter):
 _RDKAFKA_LOG = logging.getLogger("superstore.kafka.client")
 _RDKAFKA_LOG.addFilter(_RepeatFilter())
 
-__all__ = ["KafkaConfig", "PgConfig", "scalar"]
+__all__ = ["KafkaConfig", "PgConfig", "auth_failure", "scalar"]
+
+# librdkafka retries these forever; none gets better by waiting: a wrong password,
+# a mechanism the broker does not offer, a certificate that does not verify.
+_AUTH_CODES = frozenset(
+    {KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError.SASL_AUTHENTICATION_FAILED}
+)
+# librdkafka's own diagnosis when a plaintext client meets a TLS or SASL listener.
+_PROTOCOL_MISMATCH = "incorrect security.protocol"
+
+
+def auth_failure(err: KafkaError, bootstrap: str) -> ConfigError | None:
+    """One clear line for an authentication or TLS failure; None for any other error.
+
+    librdkafka reports these only through its error callback and keeps
+    retrying, so without this a wrong password looks like a broker that is down.
+    The text is librdkafka's (it never contains the password).
+    """
+    text = err.str()
+    if err.code() == KafkaError._SSL:
+        # A handshake cut short by a restarting broker is _SSL too: only a
+        # certificate that does not verify is a setting to fix.
+        if "certificate verify failed" not in text:
+            return None
+        what = "TLS"
+    elif err.code() in _AUTH_CODES:
+        what = "authentication"
+    elif _PROTOCOL_MISMATCH in text:
+        what = "security protocol"
+    else:
+        return None
+    return ConfigError(
+        f"Kafka at {bootstrap} refused the connection ({what}): {text}",
+        hint="check SUPERSTORE_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME, "
+        "_SASL_PASSWORD and _SSL_CA_LOCATION (`superstore stack env` for the local stack)",
+    )
+
 
 _READ_ONLY = "-c default_transaction_read_only=on"
 
@@ -82,18 +118,21 @@ def _client(kind: Callable[[dict[str, Any]], _C], conf: dict[str, Any]) -> _C:
     """
     try:
         return kind(conf)
-    except KafkaException as exc:
-        err = exc.args[0] if exc.args else None
-        if not isinstance(err, KafkaError) or err.code() != KafkaError._INVALID_ARG:
-            raise
-        text = err.str()
+    except (KafkaException, ValueError, TypeError) as exc:
+        # construction only fails on settings (a bogus key, SASL without a user)
+        err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        text = err.str() if err else str(exc)
         prop = re.search(r'property:? "([^"]+)"', text)
-        if prop is None:
-            raise
-        name = prop[1]
-        reason = "no such property" if text.startswith("No such") else "invalid value"
-        setting = _KAFKA_SETTING.get(name, "SUPERSTORE_KAFKA_CONFIG")
-        raise ConfigError(f"invalid librdkafka setting {name!r} in {setting}: {reason}") from None
+        if err is not None and err.code() == KafkaError._INVALID_ARG and prop is not None:
+            name = prop[1]
+            reason = "no such property" if text.startswith("No such") else "invalid value"
+            setting = _KAFKA_SETTING.get(name, "SUPERSTORE_KAFKA_CONFIG")
+            message = f"invalid librdkafka setting {name!r} in {setting}: {reason}"
+            raise ConfigError(message) from None
+        raise ConfigError(
+            f"the Kafka client settings are not valid: {text}",
+            hint="check the SUPERSTORE_KAFKA_* settings and SUPERSTORE_KAFKA_CONFIG",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -107,8 +146,25 @@ class KafkaConfig:
     security: dict[str, str] = field(default_factory=dict)
 
     def base(self) -> dict[str, Any]:
-        """Settings common to producers, consumers and admin clients."""
-        return {"bootstrap.servers": self.bootstrap, "logger": _RDKAFKA_LOG, **self.security}
+        """Settings common to producers, consumers and admin clients.
+
+        The error callback turns authentication and TLS failures into a
+        ConfigError raised from the client's next poll/flush/consume (one line
+        from the CLI, and no endless retrying against a broker that says no);
+        other errors stay librdkafka's to retry.
+        """
+        return {
+            "bootstrap.servers": self.bootstrap,
+            "logger": _RDKAFKA_LOG,
+            "error_cb": self._on_error,
+            **self.security,
+        }
+
+    def _on_error(self, err: KafkaError) -> None:
+        failure = auth_failure(err, self.bootstrap)
+        if failure is not None and err.code() in _AUTH_CODES:  # not a protocol mismatch guess
+            raise failure
+        _RDKAFKA_LOG.debug("librdkafka error: %s", err.str())
 
     def producer(self, **overrides: Any) -> Producer:
         """An idempotent, acks=all producer: retries never duplicate or reorder."""
@@ -141,11 +197,23 @@ class KafkaConfig:
         return _client(AdminClient, {**self.base(), **overrides})
 
     def ping(self, timeout: float = 2.0) -> int:
-        """Number of brokers that answered; raises TransientError when none did."""
+        """Number of brokers that answered; raises TransientError when none did.
+
+        A broker that refused our credentials or TLS is a ConfigError naming
+        why (`auth_failure`), not "did not answer".
+        """
+        errors: list[KafkaError] = []
+        admin = self.admin(log_level=0, error_cb=errors.append)
         try:
-            meta = self.admin(log_level=0).list_topics(timeout=timeout)
+            meta = admin.list_topics(timeout=timeout)
         except KafkaException as exc:
-            raise TransientError(f"Kafka at {self.bootstrap} did not answer: {exc}") from exc
+            admin.poll(0)  # serves the error callback: why the broker did not answer
+            for err in errors:
+                failure = auth_failure(err, self.bootstrap)
+                if failure is not None:
+                    raise failure from None
+            reason = errors[-1].str() if errors else str(exc)
+            raise TransientError(f"Kafka at {self.bootstrap} did not answer: {reason}") from exc
         return len(meta.brokers)
 
 

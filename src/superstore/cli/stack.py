@@ -30,6 +30,12 @@ def up(
     pg_standby: bool | None = typer.Option(
         None, "--pg-standby/--no-pg-standby", help="Run a streaming PostgreSQL standby too."
     ),
+    kafka_secure: bool | None = typer.Option(
+        None,
+        "--kafka-secure/--no-kafka-secure",
+        help="Broker with SASL/SCRAM-SHA-512 over TLS, as MSK (certificates and passwords "
+        "generated locally when its storage is formatted; default: as formatted, else plaintext).",
+    ),
 ) -> None:
     """Start the local broker and PostgreSQL (idempotent: running services are reused).
 
@@ -39,7 +45,9 @@ def up(
     """
     settings: Settings = ctx.obj
     report = lambda msg: console.print(f"[green]✓[/] {msg}")  # noqa: E731
-    stack_up(settings, report=report, brokers=brokers, pg_standby=pg_standby)
+    stack_up(
+        settings, report=report, brokers=brokers, pg_standby=pg_standby, kafka_secure=kafka_secure
+    )
     console.print("stack is up; `superstore stack env` prints its connection settings")
 
 
@@ -103,4 +111,6 @@ def env(
         if key == "SUPERSTORE_PG_DSN" and not show_secrets:
             masked = PgConfig(value).display
             value = masked if "***" in masked else value
+        if key == "SUPERSTORE_KAFKA_SASL_PASSWORD" and not show_secrets:
+            value = "***"
         typer.echo(f"{key}={value}")

@@ -20,7 +20,14 @@ from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]  # expo
 
 from superstore.clients import KafkaConfig
 from superstore.errors import ConfigError, FatalError, TransientError
+from superstore.stack.broker_auth import (
+    BrokerAuth,
+    create_broker_auth,
+    read_broker_auth,
+    secure_properties,
+)
 from superstore.stack.state import (
+    KafkaAuth,
     ServiceState,
     free_port,
     port_in_use,
@@ -32,6 +39,7 @@ from superstore.stack.tools import find_java, resolve_kafka_jars, resource_path
 __all__ = [
     "create_topics",
     "format_storage",
+    "local_kafka_auth",
     "new_cluster_id",
     "replication_for",
     "spawn_broker",
@@ -64,19 +72,59 @@ def _ports(home: Path, wanted: int) -> tuple[int, int]:
         while controller == broker:
             controller = free_port()
     saved_path.write_text(json.dumps({"broker": broker, "controller": controller}))
+    saved_path.chmod(0o600)
     return broker, controller
 
 
-def _write_properties(home: Path, broker: int, controller: int) -> Path:
+_LISTENER_KEYS = ("listeners=", "advertised.listeners=", "inter.broker.listener.name=",
+                  "listener.security.protocol.map=")  # fmt: skip
+
+
+def _write_properties(
+    home: Path, broker: int, controller: int, auth: BrokerAuth | None = None
+) -> Path:
+    """server.properties from the template; with `auth`, SASL_SSL listeners replace PLAINTEXT."""
     template = resource_path("server.properties.template").read_text()
     text = (
         template.replace("${BROKER_PORT}", str(broker))
         .replace("${CONTROLLER_PORT}", str(controller))
         .replace("${DATA_DIR}", str(home / "logs"))
     )
+    if auth:
+        kept = [line for line in text.splitlines() if not line.startswith(_LISTENER_KEYS)]
+        text = "\n".join(kept) + "\n" + secure_properties(auth, broker, controller)
     path = home / "server.properties"
-    path.write_text(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)  # with auth it holds the broker's own passwords
     return path
+
+
+def _broker_auth(home: Path, secure: bool | None) -> BrokerAuth | None:
+    """The broker's SASL/SCRAM material: kept with formatted storage, made before a format.
+
+    `secure` None keeps what the storage was formatted with. SCRAM users are
+    created by the format, so switching a formatted storage either way is refused.
+    """
+    formatted = (home / "logs" / "meta.properties").exists()
+    existing = read_broker_auth(home) if formatted else None
+    if not formatted:
+        return create_broker_auth(home) if secure else None
+    if secure is not None and secure != (existing is not None):
+        now = "SASL_SSL" if existing else "PLAINTEXT"
+        raise ConfigError(
+            f"the local broker's storage in {home} was formatted {now}; "
+            f"--{'' if secure else 'no-'}kafka-secure cannot change that",
+            hint="`superstore stack down --purge` deletes the broker's data, then `stack up` again",
+        )
+    return existing
+
+
+def local_kafka_auth(home: Path) -> KafkaAuth | None:
+    """What clients of the broker in `home` need to authenticate (None: PLAINTEXT)."""
+    auth = read_broker_auth(home.resolve())
+    return auth.client_auth() if auth else None
 
 
 def new_cluster_id() -> str:
@@ -85,21 +133,45 @@ def new_cluster_id() -> str:
 
 
 def format_storage(
-    java: str, libs: Path, props: Path, home: Path, cluster_id: str | None = None
+    java: str,
+    libs: Path,
+    props: Path,
+    home: Path,
+    cluster_id: str | None = None,
+    auth: BrokerAuth | None = None,
 ) -> None:
-    """Format `home/logs` for the node in `props` once; every node of a cluster shares one id."""
+    """Format `home/logs` for the node in `props` once; every node of a cluster shares one id.
+
+    With `auth` the format also creates its SCRAM users. Their passwords go to
+    the JVM in a 0600 argument file (`java @file`), never on a command line
+    that any local user could read in /proc while the format runs.
+    """
     if (home / "logs" / "meta.properties").exists():
         return
     # "--cluster-id=" form: a random id may start with "-", which would parse as an option.
     cluster_id = cluster_id or new_cluster_id()
+    tool = [
+        "kafka.tools.StorageTool", "format",
+        f"--cluster-id={cluster_id}", "-c", str(props), "--ignore-formatted",
+        *(auth.scram_arguments() if auth else []),
+    ]  # fmt: skip
+    argfile = home / "format.args"
+    fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(f'"{arg}"' for arg in tool) + "\n")
     cmd = [
         java, f"-Dlog4j2.configurationFile={resource_path('log4j2.properties')}",
-        "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-        f"--cluster-id={cluster_id}", "-c", str(props), "--ignore-formatted",
+        "-cp", f"{libs}/*", f"@{argfile}",
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, umask=0o077)
+    finally:
+        argfile.unlink(missing_ok=True)
     if proc.returncode != 0:
-        raise FatalError(f"formatting Kafka storage failed: {proc.stderr.strip()[-400:]}")
+        err = proc.stderr.strip()[-400:]
+        for secret in (auth.broker_password, auth.client_password) if auth else ():
+            err = err.replace(secret, "***")
+        raise FatalError(f"formatting Kafka storage failed: {err}")
 
 
 def spawn_broker(
@@ -114,26 +186,39 @@ def spawn_broker(
         f"-Dlog4j2.configurationFile={resource_path('log4j2.properties')}",
         "-cp", f"{libs}/*", "kafka.Kafka", str(props),
     ]  # fmt: skip
-    with open(log_path, "ab") as log:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab") as log:
+        # umask 077: the broker's segments, checkpoints and logs are its owner's only.
         return subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=props.parent,
+            start_new_session=True, cwd=props.parent, umask=0o077,
         )  # fmt: skip
 
 
 def start_kafka(
-    home: Path, cache_dir: Path, java_home: Path | None, port: int, report: Report
+    home: Path,
+    cache_dir: Path,
+    java_home: Path | None,
+    port: int,
+    report: Report,
+    secure: bool | None = None,
 ) -> ServiceState:
-    """Start the broker (resolving jars on first use) and wait until it answers."""
+    """Start the broker (resolving jars on first use) and wait until it answers.
+
+    `secure` True formats new storage for SASL/SCRAM over TLS (see
+    `superstore.stack.broker_auth`); None keeps what the storage was formatted
+    with; `local_kafka_auth(home)` then says how clients authenticate.
+    """
     java = find_java(java_home)
     libs, resolve_seconds = resolve_kafka_jars(cache_dir)
     if resolve_seconds:
         report(f"resolved Kafka jars from Maven Central in {resolve_seconds:.1f}s (cached)")
     home = home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    auth = _broker_auth(home, secure)
     broker, controller = _ports(home, port)
-    props = _write_properties(home, broker, controller)
-    format_storage(java.path, libs, props, home)
+    props = _write_properties(home, broker, controller, auth)
+    format_storage(java.path, libs, props, home, auth=auth)
     log_path = home / "broker.log"
     started = time.monotonic()
     proc = spawn_broker(java.path, libs, props, log_path, heap=("256m", "768m"))
@@ -141,7 +226,8 @@ def start_kafka(
         pid=proc.pid, port=broker, address=f"127.0.0.1:{broker}", log=str(log_path),
         marker=str(props), extra={"controller_port": controller},
     )  # fmt: skip
-    config = KafkaConfig(bootstrap=state.address, topic="", dlq_topic="")
+    security = auth.client_auth().librdkafka() if auth else {}
+    config = KafkaConfig(bootstrap=state.address, topic="", dlq_topic="", security=security)
     while True:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
@@ -160,7 +246,8 @@ def start_kafka(
                     hint=f"see {log_path}",
                 ) from None
             time.sleep(0.3)
-    report(f"Kafka broker up at {state.address} in {time.monotonic() - started:.1f}s")
+    protocol = f" (SASL_SSL, {auth.client_auth().sasl_mechanism})" if auth else ""
+    report(f"Kafka broker up at {state.address}{protocol} in {time.monotonic() - started:.1f}s")
     return state
 
 

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from superstore.clients import PgConfig
-from superstore.errors import SuperstoreError
+from superstore.errors import ConfigError, SuperstoreError
 from superstore.settings import Settings
 from superstore.stack.cluster import cluster_health, start_cluster, stop_nodes
 from superstore.stack.kafka import (
     create_topics,
+    local_kafka_auth,
     start_kafka,
     stop_process,
     warm_group_coordinator,
@@ -58,16 +59,27 @@ def stack_up(
     report: Report = _quiet,
     brokers: int | None = None,
     pg_standby: bool | None = None,
+    kafka_secure: bool | None = None,
 ) -> StackState:
     """Start whatever is configured to run locally and is not running yet.
 
     `brokers` (1 or 3) and `pg_standby` choose the stack's shape; None keeps
     the shape recorded for this data dir (see `superstore.stack.topology`).
+    `kafka_secure` starts the single local broker with SASL/SCRAM over TLS
+    (`superstore.stack.broker_auth`); None keeps what its storage was formatted with.
     """
     with stack_lock(settings.data_dir):
         state = read_state(settings.data_dir) or StackState()
         external = bool(settings.kafka_bootstrap)
         topology = resolve_topology(settings.data_dir, brokers, pg_standby, external)
+        if kafka_secure and (settings.kafka_bootstrap or topology.brokers > 1):
+            raise ConfigError(
+                "--kafka-secure secures the single local broker: "
+                + ("SUPERSTORE_KAFKA_BOOTSTRAP names an external cluster"
+                   if settings.kafka_bootstrap else "a local cluster runs PLAINTEXT only"),
+                hint="configure the external cluster's security with SUPERSTORE_KAFKA_* settings"
+                if settings.kafka_bootstrap else "use --brokers 1 with --kafka-secure",
+            )  # fmt: skip
         write_topology(settings.data_dir, topology)
         started_kafka = False
         if settings.kafka_bootstrap:
@@ -78,6 +90,12 @@ def stack_up(
             started_kafka = start_cluster(settings, state, report)
             write_state(settings.data_dir, state)
         elif state.kafka and state.kafka.alive():
+            if kafka_secure is not None and kafka_secure != (state.kafka_auth is not None):
+                raise ConfigError(
+                    f"the local broker runs {'SASL_SSL' if state.kafka_auth else 'PLAINTEXT'}; "
+                    "a running broker's security cannot change",
+                    hint="`superstore stack down --purge`, then `stack up` with the option again",
+                )
             report(f"Kafka: already running at {state.kafka.address} (pid {state.kafka.pid})")
         else:
             started_kafka = True
@@ -87,8 +105,12 @@ def stack_up(
                 settings.java_home,
                 settings.kafka_port,
                 report,
+                secure=kafka_secure,
             )
+            state.kafka_auth = local_kafka_auth(settings.data_dir / "kafka")
             write_state(settings.data_dir, state)
+        if settings.kafka_bootstrap or topology.brokers > 1:
+            state.kafka_auth = None
         if settings.pg_dsn_value:
             state.postgres = state.pg_standby = None
             report("PostgreSQL: using external server from SUPERSTORE_PG_DSN")
@@ -145,10 +167,17 @@ def stack_status(settings: Settings) -> list[ServiceStatus]:
         if origin == "local" and state.kafka and not state.kafka.alive():
             out.append(ServiceStatus("kafka", origin, kafka.bootstrap, False, "process gone"))
         else:
+            # A secured listener says so ("1 broker(s), SASL_SSL SCRAM-SHA-512").
+            protocol = kafka.security.get("security.protocol", "PLAINTEXT")
+            if "sasl.mechanism" in kafka.security:
+                protocol += f" {kafka.security['sasl.mechanism']}"
+            shown = "" if protocol.upper() == "PLAINTEXT" else f", {protocol}"
             try:
                 brokers = kafka.ping(timeout=3.0)
                 out.append(
-                    ServiceStatus("kafka", origin, kafka.bootstrap, True, f"{brokers} broker(s)")
+                    ServiceStatus(
+                        "kafka", origin, kafka.bootstrap, True, f"{brokers} broker(s){shown}"
+                    )
                 )
             except SuperstoreError as exc:  # unreachable, or a setting librdkafka refuses
                 out.append(ServiceStatus("kafka", origin, kafka.bootstrap, False, str(exc)))
@@ -183,8 +212,20 @@ def stack_env(settings: Settings) -> dict[str, str]:
     """Connection settings as environment variables, for other tools and scripts."""
     kafka = kafka_config(settings)
     pg = pg_config(settings)
+    security = {
+        f"SUPERSTORE_KAFKA_{key.upper().replace('.', '_')}": kafka.security[key]
+        for key in (
+            "security.protocol",
+            "sasl.mechanism",
+            "sasl.username",
+            "sasl.password",
+            "ssl.ca.location",
+        )
+        if kafka.security.get(key)
+    }
     return {
         "SUPERSTORE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        **security,
         "SUPERSTORE_PG_DSN": pg.dsn,
         "SUPERSTORE_TOPIC": kafka.topic,
         "SUPERSTORE_DLQ_TOPIC": kafka.dlq_topic,

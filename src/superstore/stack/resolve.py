@@ -44,14 +44,28 @@ def _local(settings: Settings, service: str, setting: str) -> str:
 
 
 def kafka_config(settings: Settings) -> KafkaConfig:
-    """The Kafka to talk to: the configured cluster, else the running local broker."""
-    bootstrap = settings.kafka_bootstrap or _local(settings, "Kafka", "SUPERSTORE_KAFKA_BOOTSTRAP")
+    """The Kafka to talk to: the configured cluster, else the running local broker.
+
+    A local broker started with `stack up --kafka-secure` brings its own
+    security (SASL_SSL, SCRAM user, CA, password from its 0600 file), recorded
+    in the stack state, so every command reaches it without extra settings;
+    SUPERSTORE_KAFKA_CONFIG still applies on top.
+    """
+    if settings.kafka_bootstrap:
+        bootstrap, security = settings.kafka_bootstrap, kafka_security(settings)
+    else:
+        bootstrap = _local(settings, "Kafka", "SUPERSTORE_KAFKA_BOOTSTRAP")
+        state = read_state(settings.data_dir)
+        auth = state.kafka_auth if state else None
+        security = (
+            {**auth.librdkafka(), **settings.kafka_config} if auth else kafka_security(settings)
+        )
     return KafkaConfig(
         bootstrap=bootstrap,
         topic=settings.topic,
         dlq_topic=settings.dlq_topic,
         partitions=settings.topic_partitions,
-        security=kafka_security(settings),
+        security=security,
     )
 
 

@@ -20,7 +20,10 @@ from pathlib import Path
 import psutil
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from superstore.errors import ConfigError
+
 __all__ = [
+    "KafkaAuth",
     "NodeHealth",
     "ServiceState",
     "StackState",
@@ -55,6 +58,39 @@ class ServiceState:
 
 
 @dataclass(frozen=True)
+class KafkaAuth:
+    """How clients authenticate to a secure local broker (`stack up --kafka-secure`).
+
+    The password itself stays in its own 0600 file (`sasl_password_file`), so the
+    state file never holds it and a copy of `stack.json` leaks no credential.
+    """
+
+    security_protocol: str
+    sasl_mechanism: str
+    sasl_username: str
+    ssl_ca_location: str
+    sasl_password_file: str
+
+    def librdkafka(self) -> dict[str, str]:
+        """librdkafka security properties, the password read from its file (never log them)."""
+        try:
+            password = Path(self.sasl_password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"the local broker's client password file {self.sasl_password_file} is "
+                f"unreadable ({exc.strerror})",
+                hint="run superstore as the user who ran `stack up`",
+            ) from None
+        return {
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": password,
+            "ssl.ca.location": self.ssl_ca_location,
+        }
+
+
+@dataclass(frozen=True)
 class NodeHealth:
     """One node of a replicated service (a Kafka node, a PostgreSQL node) for `stack status`."""
 
@@ -75,6 +111,8 @@ class StackState:
     # The PostgreSQL node that is not the primary: a standby, or a former primary
     # after a failover (extra["role"]); extra["node"] orders the nodes in the DSN.
     pg_standby: ServiceState | None = None
+    # Set when the local broker runs SASL_SSL (`stack up --kafka-secure`); None: PLAINTEXT.
+    kafka_auth: KafkaAuth | None = None
 
     @property
     def kafka_bootstrap(self) -> str | None:
@@ -115,6 +153,7 @@ def read_state(data_dir: Path) -> StackState | None:
         postgres=ServiceState(**raw["postgres"]) if raw.get("postgres") else None,
         kafka_nodes=[ServiceState(**node) for node in raw.get("kafka_nodes", [])],
         pg_standby=ServiceState(**raw["pg_standby"]) if raw.get("pg_standby") else None,
+        kafka_auth=KafkaAuth(**raw["kafka_auth"]) if raw.get("kafka_auth") else None,
     )
 
 
