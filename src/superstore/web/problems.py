@@ -157,4 +157,4 @@ def install_problems(app: FastAPI, auth_on: bool) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _server_error)
-    app.openapi = lambda: _document(app, auth_on)  # type: ignore[method-assign]
+    app.openapi = lambda: _document(app, auth_on)  # type: ignore[method-assign]  # FastAPI documents overriding it
