@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -18,6 +19,8 @@ def main() -> None:
     Typer handles usage errors and Ctrl-C itself (standalone mode); our own
     errors propagate out of it and are printed here.
     """
+    # Lake files, warehouse.duckdb, run_state.json, logs: readable by their owner only.
+    os.umask(0o077)
     try:
         app(prog_name="superstore")
     except SuperstoreError as exc:
