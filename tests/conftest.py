@@ -19,6 +19,7 @@ from superstore.clients import KafkaConfig, PgConfig
 from superstore.settings import Settings, load_settings
 from superstore.stack import kafka_config, pg_admin_config, pg_config, stack_down, stack_up
 from superstore.stack.kafka import create_topics
+from tests.support.pgadmin import register_admin
 
 # A config file or env in the developer's shell must not leak into tests.
 for _key in [k for k in os.environ if k.startswith("SUPERSTORE_")]:
@@ -32,6 +33,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     data_dir = tmp_path_factory.mktemp("stack")
     settings = load_settings(data_dir=data_dir)
     stack_up(settings, report=lambda msg: print(msg, file=sys.stderr))
+    register_admin(pg_admin_config(settings).dsn)  # tests' own databases are made by it
     try:
         yield settings
     finally:
