@@ -57,12 +57,11 @@ def migrate(pg: PgConfig) -> list[int]:
 
 
 def _up_to_date(conn: psycopg.Connection, latest: int) -> bool:
-    """True when the newest shipped migration is applied (checked with a plain SELECT)."""
-    try:
-        with conn.transaction():
-            done = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-    except psycopg.errors.UndefinedTable:
+    """True when the newest shipped migration is applied (plain SELECTs: no ERROR in the log)."""
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
         return False
+    done = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return bool(done and done[0] is not None and done[0] >= latest)
 
 
