@@ -179,15 +179,17 @@ def ensure_private_dir(data_dir: Path) -> None:
     """Create the data dir readable by its owner only (it holds DSNs, data, logs).
 
     An existing one loses any access for others (older versions left it 0711);
-    group bits stay: as root, the PostgreSQL server's group may traverse it.
+    as root the group bits stay: the PostgreSQL server's group traverses it
+    (superstore.stack.postgres sets them).
     """
     if not data_dir.exists():
         data_dir.mkdir(parents=True, mode=0o700)
         data_dir.chmod(0o700)  # mkdir's mode is filtered by the umask
         return
     mode = stat.S_IMODE(data_dir.stat().st_mode)
-    if mode & 0o007:
-        data_dir.chmod(mode & ~0o007)
+    loose = 0o007 if os.geteuid() == 0 else 0o077
+    if mode & loose:
+        data_dir.chmod(mode & ~loose)
 
 
 def write_state(data_dir: Path, state: StackState) -> None:
