@@ -17,8 +17,9 @@ import pytest
 
 from superstore.clients import KafkaConfig, PgConfig
 from superstore.settings import Settings, load_settings
-from superstore.stack import kafka_config, pg_config, stack_down, stack_up
+from superstore.stack import kafka_config, pg_admin_config, pg_config, stack_down, stack_up
 from superstore.stack.kafka import create_topics
+from tests.support.pgadmin import register_admin
 
 # A config file or env in the developer's shell must not leak into tests.
 for _key in [k for k in os.environ if k.startswith("SUPERSTORE_")]:
@@ -32,6 +33,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     data_dir = tmp_path_factory.mktemp("stack")
     settings = load_settings(data_dir=data_dir)
     stack_up(settings, report=lambda msg: print(msg, file=sys.stderr))
+    register_admin(pg_admin_config(settings).dsn)  # tests' own databases are made by it
     try:
         yield settings
     finally:
@@ -46,8 +48,14 @@ def kafka(stack_settings: Settings) -> KafkaConfig:
 
 @pytest.fixture(scope="session")
 def pg(stack_settings: Settings) -> PgConfig:
-    """The session PostgreSQL server (database `superstore`)."""
+    """The session PostgreSQL server (database `superstore`), as the schema's owner."""
     return pg_config(stack_settings)
+
+
+@pytest.fixture(scope="session")
+def pg_admin(stack_settings: Settings) -> PgConfig:
+    """The session server's superuser: set-up and assertions the pipeline's roles cannot make."""
+    return pg_admin_config(stack_settings)
 
 
 @pytest.fixture
@@ -66,14 +74,15 @@ def fresh_kafka(kafka: KafkaConfig) -> KafkaConfig:
 
 
 @pytest.fixture
-def fresh_pg(pg: PgConfig) -> Iterator[PgConfig]:
-    """A new, empty database on the session server for this test, dropped afterwards."""
+def fresh_pg(pg: PgConfig, pg_admin: PgConfig) -> Iterator[PgConfig]:
+    """A new, empty database (owned by `pg`'s role) for this test, dropped afterwards."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     name = f"t_{uuid.uuid4().hex[:10]}"
-    admin = PgConfig(make_conninfo(pg.dsn, dbname="postgres"))
+    admin = PgConfig(make_conninfo(pg_admin.dsn, dbname="postgres"))
+    owner = conninfo_to_dict(pg.dsn)["user"]
     with admin.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
     params = conninfo_to_dict(pg.dsn) | {"dbname": name}
     yield PgConfig(make_conninfo(**params))
     with admin.connect(autocommit=True) as conn:

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from superstore.check.run import run_check
 from superstore.clients import KafkaConfig, PgConfig
@@ -19,6 +18,7 @@ from superstore.produce import mix_bad, produce_records
 from superstore.settings import Settings, load_settings
 from superstore.stack.kafka import create_topics
 from superstore.warehouse import warehouse_config
+from tests.support.pgadmin import create_database
 
 UNTIL = dt.date(2017, 12, 31)
 
@@ -67,10 +67,7 @@ def _fresh_topic(kafka: KafkaConfig) -> KafkaConfig:
 
 
 def _fresh_database(pg: PgConfig) -> PgConfig:
-    name = f"chk_{uuid.uuid4().hex[:8]}"
-    with PgConfig(make_conninfo(pg.dsn, dbname="postgres")).connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PgConfig(make_conninfo(pg.dsn, dbname=name))
+    return create_database(pg, f"chk_{uuid.uuid4().hex[:8]}")
 
 
 def test_all_layers_agree_and_json_is_exact(pipeline: Settings, cli, lines: list) -> None:

@@ -21,29 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from superstore.clients import PgConfig
 from superstore.contract import OrderLine
 from superstore.data import load_lines
 from superstore.oltp import load_lines_direct, migrate
 from superstore.storage import LakeConfig
+from tests.support.pgadmin import create_database, drop_database
 
 
 def _database(server: PgConfig, prefix: str, schema: bool = True) -> Iterator[PgConfig]:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    parts = conninfo_to_dict(server.dsn)
-    admin = PgConfig(make_conninfo(**{**parts, "dbname": "postgres"}))
-    with admin.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    db = create_database(server, name)
     try:
-        db = PgConfig(make_conninfo(**{**parts, "dbname": name}))
         if schema:
             migrate(db)
         yield db
     finally:
-        with admin.connect(autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(server, name)
 
 
 @pytest.fixture(scope="session")

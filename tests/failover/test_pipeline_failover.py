@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bench.failover_stall import record, summary
 from superstore.clients import KafkaConfig, PgConfig
@@ -34,7 +34,7 @@ from superstore.contract import OrderLine
 from superstore.data import lines_between, load_lines
 from superstore.ops.pipeline import check_step, etl_days_step, export_days_step
 from superstore.settings import Settings, load_settings
-from superstore.stack import kafka_config, pg_config, stack_down, stack_up
+from superstore.stack import kafka_config, pg_admin_config, pg_config, stack_down, stack_up
 from superstore.stack.faults import (
     kill_node,
     kill_pg_primary,
@@ -118,9 +118,9 @@ def pipe(cluster: Settings, tmp_path: Path) -> Iterator[Pipe]:
     wait_for_isr(kafka, [kafka.topic], timeout=60)
     base = pg_config(cluster)
     name = f"failover_{uuid.uuid4().hex[:8]}"
-    admin = PgConfig(make_conninfo(base.dsn, dbname="postgres"))
+    admin = PgConfig(make_conninfo(pg_admin_config(cluster).dsn, dbname="postgres"))
     with admin.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{conninfo_to_dict(base.dsn)["user"]}"')
     pg = PgConfig(make_conninfo(base.dsn, dbname=name))
     assert "target_session_attrs=read-write" in pg.dsn and pg.dsn.count("127.0.0.1") == 2
     settings = load_settings(

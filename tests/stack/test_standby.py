@@ -86,7 +86,8 @@ def test_standby_replicates_what_the_primary_commits(pair: Settings) -> None:
     dsn = stack_env(pair)["SUPERSTORE_PG_DSN"]
     assert f"port={primary.port},{standby.port}" in dsn
     assert "host=127.0.0.1,127.0.0.1" in dsn and "target_session_attrs=read-write" in dsn
-    assert _cli(pair, "stack", "env").stdout.count(dsn) == 1
+    assert _cli(pair, "stack", "env", "--show-secrets").stdout.count(dsn) == 1
+    assert _cli(pair, "stack", "env").stdout.count(PgConfig(dsn).display) == 1, "masked"
     assert _write(dsn, 1000) == primary.port, "read-write goes to the primary"
     took = wait_for_replay(state, timeout=30)
     assert _count(standby.address) == 1000

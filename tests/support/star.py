@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from superstore.clients import PgConfig
 from superstore.contract import OrderLine
@@ -20,6 +19,7 @@ from superstore.data import load_lines
 from superstore.export import export_days
 from superstore.oltp import load_lines_direct
 from superstore.storage import LakeConfig
+from tests.support.pgadmin import create_database
 
 _MEMO: dict[str, Any] = {}
 
@@ -32,12 +32,7 @@ def _once(name: str, build: Callable[[], Any]) -> Any:
 
 def new_database(server: PgConfig, prefix: str) -> PgConfig:
     """An empty database on the session server (dropped when the server is purged)."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    parts = conninfo_to_dict(server.dsn)
-    admin = PgConfig(make_conninfo(**{**parts, "dbname": "postgres"}))
-    with admin.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PgConfig(make_conninfo(**{**parts, "dbname": name}))
+    return create_database(server, f"{prefix}_{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="session")

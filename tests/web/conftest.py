@@ -45,12 +45,13 @@ def dataset() -> list[OrderLine]:
 
 
 @pytest.fixture(scope="session")
-def web_pg(pg: PgConfig, dataset: list[OrderLine]) -> Iterator[PgConfig]:
+def web_pg(pg: PgConfig, pg_admin: PgConfig, dataset: list[OrderLine]) -> Iterator[PgConfig]:
     """A database on the session server holding the whole data set (writable, for tests)."""
     name = f"web_{uuid.uuid4().hex[:8]}"
-    admin = PgConfig(make_conninfo(pg.dsn, dbname="postgres"))
+    admin = PgConfig(make_conninfo(pg_admin.dsn, dbname="postgres"))
+    owner = conninfo_to_dict(pg.dsn)["user"]
     with admin.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
     config = PgConfig(make_conninfo(**(conninfo_to_dict(pg.dsn) | {"dbname": name})))
     load_lines_direct(config, dataset)
     yield config

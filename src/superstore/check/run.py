@@ -17,7 +17,7 @@ from superstore.check.reconcile import Report, reconcile
 from superstore.contract import Expectations
 from superstore.oltp import refused_offsets
 from superstore.settings import Settings
-from superstore.stack import kafka_config, pg_config
+from superstore.stack import READER_ROLE, kafka_config, pg_config
 from superstore.storage import LakeConfig
 from superstore.warehouse import warehouse_config
 
@@ -40,14 +40,14 @@ def run_check(
     """Per-day totals of every layer, compared pairwise (Kafka on all days, the rest to `until`)."""
     layers: list[LayerTotals] = []
     if include_kafka:
-        pg = pg_config(settings)
+        pg = pg_config(settings, READER_ROLE)
         kafka = kafka_config(settings)
         with pg.connect(autocommit=True) as conn:
             refused = refused_offsets(conn, kafka.topic)
         layers.append(
             kafka_layer(kafka, expect=Expectations.from_settings(settings), refused=refused)
         )
-    layers.append(postgres_layer(pg_config(settings)))
+    layers.append(postgres_layer(pg_config(settings, READER_ROLE)))
     layers.append(lake_layer(LakeConfig.from_settings(settings)))
     if include_warehouse:
         with warehouse_config(settings).open() as warehouse:

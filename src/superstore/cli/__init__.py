@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -19,6 +20,8 @@ def main() -> None:
     errors propagate out of it and are printed here, hint included, on one line
     so that logs and scripts that keep the last line of stderr keep all of it.
     """
+    # Lake files, warehouse.duckdb, run_state.json, logs: readable by their owner only.
+    os.umask(0o077)
     try:
         app(prog_name="superstore")
     except SuperstoreError as exc:

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from superstore.cli.options import day_option
 from superstore.errors import InputError
 from superstore.settings import Settings
-from superstore.stack import pg_config
+from superstore.stack import READER_ROLE, pg_config
 from superstore.storage import LakeConfig
 
 if TYPE_CHECKING:  # imported by the command: the CLI starts without DuckDB, Arrow, numpy
@@ -126,7 +126,8 @@ def etl(
     if stale:
         if dates or start or end or every:
             raise InputError("--stale chooses the days itself: no --date, --from/--to or --all")
-        with pg_config(settings).connect(autocommit=True) as conn, target.open() as store:
+        reader = pg_config(settings, READER_ROLE)
+        with reader.connect(autocommit=True) as conn, target.open() as store:
             days = behind_in_warehouse(conn, lake, store)
         if not days:
             console.print(f"[green]✓[/] no stale day: {target.kind} holds every partition's mark")

@@ -16,7 +16,7 @@ from superstore.cli.options import day_option
 from superstore.errors import InputError
 from superstore.oltp import stale_days
 from superstore.settings import Settings
-from superstore.stack import pg_config
+from superstore.stack import READER_ROLE, pg_config
 from superstore.storage import LakeConfig
 
 if TYPE_CHECKING:  # imported by the command: the CLI starts without Arrow and numpy
@@ -102,7 +102,7 @@ def export(
         if verify:
             _verify(lake, days)
             return
-    pg = pg_config(settings)
+    pg = pg_config(settings, READER_ROLE)
     if stale:
         with pg.connect(autocommit=True) as conn:
             days = [s.day for s in stale_days(conn, lake.url)]

@@ -11,6 +11,7 @@ fails if any child failed.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing as mp
@@ -22,10 +23,14 @@ from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from typing import Any
 
+import psycopg
+
+from superstore.errors import SuperstoreError
 from superstore.ingest.consumer import IngestOptions, Ingestor, IngestStats
 from superstore.logs import setup_logging
+from superstore.oltp import migrate
 from superstore.settings import Settings
-from superstore.stack import kafka_config, pg_config
+from superstore.stack import INGEST_ROLE, kafka_config, pg_config
 
 __all__ = ["WorkersResult", "run_member", "run_workers", "tune_interpreter"]
 
@@ -73,7 +78,10 @@ class WorkersResult:
 def run_member(settings: Settings, options: IngestOptions) -> IngestStats:
     """This process as one group member until stopped; SIGINT/SIGTERM end it cleanly."""
     tune_interpreter()
-    ingestor = Ingestor(kafka_config(settings), pg_config(settings), options)
+    # The schema's owner migrates; the ingest itself writes with its own role (DML only).
+    with contextlib.suppress(SuperstoreError, psycopg.Error):  # the ingest retries and reports
+        migrate(pg_config(settings))
+    ingestor = Ingestor(kafka_config(settings), pg_config(settings, INGEST_ROLE), options)
     ingestor.install_signal_handlers()
     return ingestor.run()
 

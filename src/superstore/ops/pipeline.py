@@ -20,7 +20,7 @@ from superstore.export import Manifest, export_days
 from superstore.ops import metrics
 from superstore.ops.sync import Syncer
 from superstore.settings import Settings, load_settings
-from superstore.stack import pg_config
+from superstore.stack import READER_ROLE, pg_config
 from superstore.storage import LakeConfig
 from superstore.warehouse import warehouse_config
 
@@ -58,7 +58,7 @@ def export_step(day: dt.date, settings: Settings | None = None) -> int:
 def export_days_step(days: Sequence[dt.date], settings: Settings | None = None) -> list[Manifest]:
     """Export several days from one snapshot; returns their manifests."""
     settings = settings or load_settings()
-    pg, lake = pg_config(settings), LakeConfig.from_settings(settings)
+    pg, lake = pg_config(settings, READER_ROLE), LakeConfig.from_settings(settings)
     manifests = timed("export", lambda: export_days(pg, lake, list(days)), _lines)
     log.info("exported %d day(s), %d lines", len(manifests), _lines(manifests))
     return manifests

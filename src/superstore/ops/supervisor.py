@@ -40,7 +40,7 @@ from superstore.ops.status import consumer_lag
 from superstore.ops.sync import Syncer, run_sync_until, wait_for_sync_lock
 from superstore.retry import Backoff
 from superstore.settings import Settings
-from superstore.stack import kafka_config, pg_config
+from superstore.stack import INGEST_ROLE, kafka_config, pg_config
 from superstore.storage import LakeConfig
 from superstore.web import serve_until
 
@@ -171,7 +171,7 @@ class Supervisor:
         options = IngestOptions(expect=Expectations.from_settings(self.settings))
         ingestor = Ingestor(
             kafka_config(self.settings),
-            pg_config(self.settings),
+            pg_config(self.settings, INGEST_ROLE),  # DML only: prepare_schema migrated as owner
             options,
             on_batch=self._record_batch,
             stop=self.stop,

@@ -44,7 +44,7 @@ from superstore.oltp import NOTIFY_CHANNEL, release_sync_lock, stale_days, try_s
 from superstore.ops import metrics
 from superstore.retry import Backoff, short_reason
 from superstore.settings import Settings
-from superstore.stack import pg_config
+from superstore.stack import READER_ROLE, pg_config
 from superstore.storage import LakeConfig
 from superstore.warehouse import warehouse_config
 
@@ -102,7 +102,7 @@ class Syncer:
         started, cpu = time.monotonic(), time.thread_time()
         hot_now = time.monotonic() >= self._hot_due if include_hot is None else include_hot
         result = SyncPass()
-        pg = pg_config(self.settings)
+        pg = pg_config(self.settings, READER_ROLE)
         with pg.connect(autocommit=True) as conn:
             if not wait_for_sync_lock(conn, self.lake.url, wait, self.stop):
                 result.busy = True
@@ -139,7 +139,7 @@ class Syncer:
         for days in _past_then_hot(todo, today):
             started = time.monotonic()
             log.info("sync: exporting %d changed day(s): %s", len(days), _days(days))
-            export_days(pg_config(self.settings), self.lake, days)
+            export_days(pg_config(self.settings, READER_ROLE), self.lake, days)
             result.exported += days
             if days[0] >= today:
                 result.hot_seconds += time.monotonic() - started
@@ -163,7 +163,8 @@ class Syncer:
         retry_at = 0.0
         while not self.stop.is_set():
             try:
-                with psycopg.connect(pg_config(self.settings).dsn, autocommit=True) as listen:
+                dsn = pg_config(self.settings, READER_ROLE).dsn
+                with psycopg.connect(dsn, autocommit=True) as listen:
                     listen.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     backoff.reset()
                     while not self.stop.is_set():

@@ -11,12 +11,18 @@ from superstore.stack.manager import (
     stack_status,
     stack_up,
 )
-from superstore.stack.resolve import kafka_config, kafka_security, pg_config
+from superstore.stack.resolve import kafka_config, kafka_security, pg_admin_config, pg_config
+from superstore.stack.state import INGEST_ROLE, OWNER_ROLE, READER_ROLE, WEB_ROLE
 
 __all__ = [
+    "INGEST_ROLE",
+    "OWNER_ROLE",
+    "READER_ROLE",
+    "WEB_ROLE",
     "ServiceStatus",
     "kafka_config",
     "kafka_security",
+    "pg_admin_config",
     "pg_config",
     "stack_down",
     "stack_env",

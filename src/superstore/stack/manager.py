@@ -7,9 +7,13 @@ case the stack never starts, stops or deletes anything for it.
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from superstore.clients import PgConfig
 from superstore.errors import ConfigError, SuperstoreError
@@ -54,6 +58,30 @@ def _quiet(_: str) -> None:
     return None
 
 
+def _private_files(start: Callable[..., StackState]) -> Callable[..., StackState]:
+    """Start the services under umask 077 and leave their logs 0600 (older ones were 0644).
+
+    The umask is inherited by the servers, so their data and logs are the
+    owner's only; it is restored afterwards (we may run inside a test or `run`).
+    """
+
+    @functools.wraps(start)
+    def wrapper(*args: Any, **kwargs: Any) -> StackState:
+        previous = os.umask(0o077)
+        try:
+            state = start(*args, **kwargs)
+        finally:
+            os.umask(previous)
+        services = [state.kafka, state.postgres, state.pg_standby, *state.kafka_nodes]
+        for service in services:
+            if service and service.log and Path(service.log).is_file():
+                Path(service.log).chmod(0o600)
+        return state
+
+    return wrapper
+
+
+@_private_files
 def stack_up(
     settings: Settings,
     report: Report = _quiet,

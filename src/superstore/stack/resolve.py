@@ -11,9 +11,9 @@ from __future__ import annotations
 from superstore.clients import KafkaConfig, PgConfig
 from superstore.errors import ConfigError
 from superstore.settings import Settings
-from superstore.stack.state import read_state
+from superstore.stack.state import ADMIN_ROLE, OWNER_ROLE, pg_passwords, read_state
 
-__all__ = ["kafka_config", "kafka_security", "pg_config"]
+__all__ = ["kafka_config", "kafka_security", "pg_admin_config", "pg_config"]
 
 
 def kafka_security(settings: Settings) -> dict[str, str]:
@@ -69,7 +69,28 @@ def kafka_config(settings: Settings) -> KafkaConfig:
     )
 
 
-def pg_config(settings: Settings) -> PgConfig:
-    """The PostgreSQL to talk to: the configured DSN, else the running local server."""
-    dsn = settings.pg_dsn_value or _local(settings, "PostgreSQL", "SUPERSTORE_PG_DSN")
+def pg_config(settings: Settings, role: str = OWNER_ROLE) -> PgConfig:
+    """The PostgreSQL to talk to: the configured DSN, else the running local server as `role`.
+
+    The local server has one role per component (superstore.stack.state): the
+    ingest, the readers and the dashboards each get only the rights they need.
+    A configured DSN is used as is, whatever the role: its owner chose its rights.
+    """
+    if settings.pg_dsn_value:
+        return PgConfig(dsn=settings.pg_dsn_value)
+    _local(settings, "PostgreSQL", "SUPERSTORE_PG_DSN")  # the clear error when none runs
+    state = read_state(settings.data_dir)
+    password = pg_passwords(settings.data_dir).get(role)
+    dsn = state.pg_role_dsn(role, password) if state and password else None
+    if not dsn:
+        raise ConfigError(
+            f"the local PostgreSQL has no password for role {role}",
+            hint="it was set up by an older version: run `superstore stack down --purge`,"
+            " then `stack up`",
+        )
     return PgConfig(dsn=dsn)
+
+
+def pg_admin_config(settings: Settings) -> PgConfig:
+    """The local server's superuser: for stack set-up and tests' assertions, never the pipeline."""
+    return pg_config(settings, ADMIN_ROLE)

@@ -29,12 +29,19 @@ import psutil
 from superstore.clients import PgConfig, scalar
 from superstore.errors import ConfigError, FatalError, SuperstoreError, TransientError
 from superstore.settings import Settings
-from superstore.stack.postgres import prepare_data_home, run_pg_tool, start_postgres
+from superstore.stack.postgres import (
+    admin_config,
+    prepare_data_home,
+    run_pg_tool,
+    start_postgres,
+)
 from superstore.stack.state import (
+    REPLICATION_ROLE,
     NodeHealth,
     ServiceState,
     StackState,
     free_port,
+    pg_passwords,
     port_in_use,
     read_state,
     stack_lock,
@@ -74,7 +81,12 @@ def _port(home: Path, wanted: int) -> int:
 
 
 def _admin(node: ServiceState) -> PgConfig:
-    return PgConfig(dsn=node.address)
+    return admin_config(node)
+
+
+def _replication_password(pgdata: Path) -> str:
+    """The replication role's password (PG_PASSWORDS in the data dir above the node)."""
+    return pg_passwords(pgdata.parent.parent, create=True)[REPLICATION_ROLE]
 
 
 def _start(home: Path, port: int, role: str, report: Report) -> ServiceState:
@@ -104,8 +116,9 @@ def _follow(pgdata: Path, primary_port: int) -> None:
         if not line.startswith(("primary_conninfo", "primary_slot_name"))
     ]
     keep += [
-        f"primary_conninfo = 'host=127.0.0.1 port={primary_port} user=postgres"
-        f" application_name={SLOT}'",
+        # pgdata is 0700, the server's: the only other place this password is kept
+        f"primary_conninfo = 'host=127.0.0.1 port={primary_port} user={REPLICATION_ROLE}"
+        f" password={_replication_password(pgdata)} application_name={SLOT}'",
         f"primary_slot_name = '{SLOT}'",
     ]
     conf.write_text("\n".join(keep) + "\n")
@@ -121,10 +134,11 @@ def _rebuild(home: Path, primary: ServiceState, report: Report) -> None:
     _ensure_slot(primary)
     run_pg_tool(
         "pg_basebackup",
-        ["-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "-D", str(pgdata),
-         "-X", "stream", "-S", SLOT, "-c", "fast", "-R"],
+        ["-h", "127.0.0.1", "-p", str(primary.port), "-U", REPLICATION_ROLE, "-D", str(pgdata),
+         "-X", "stream", "-S", SLOT, "-c", "fast", "-R", "-w"],
         "pg_basebackup from the primary",
         timeout=900,
+        env={"PGPASSWORD": _replication_password(pgdata)},
     )  # fmt: skip
     report(f"PostgreSQL standby: base backup of the primary in {time.monotonic() - started:.1f}s")
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from superstore.errors import ConfigError
 
 __all__ = [
+    "ADMIN_ROLE",
+    "APP_ROLES",
+    "INGEST_ROLE",
+    "OWNER_ROLE",
+    "PG_PASSWORDS",
+    "READER_ROLE",
+    "REPLICATION_ROLE",
+    "WEB_ROLE",
     "KafkaAuth",
     "NodeHealth",
     "ServiceState",
@@ -30,6 +40,7 @@ __all__ = [
     "clear_state",
     "ensure_private_dir",
     "free_port",
+    "pg_passwords",
     "port_in_use",
     "process_alive",
     "read_state",
@@ -39,6 +50,16 @@ __all__ = [
 ]
 
 STATE_FILE = "stack.json"
+PG_PASSWORDS = "pg-passwords.json"  # one generated password per role, mode 0600
+
+# The embedded PostgreSQL's roles (least privilege, see README "Security"):
+ADMIN_ROLE = "postgres"  # superuser: stack set-up only (roles, database, slots, failover)
+OWNER_ROLE = "superstore"  # owns the schema, runs migrations; the default for other commands
+INGEST_ROLE = "superstore_ingest"  # DML on the OLTP tables the ingest writes, nothing else
+READER_ROLE = "superstore_reader"  # export, check, ETL: SELECT, plus the export bookkeeping
+WEB_ROLE = "superstore_web"  # SELECT on exactly what /today reads
+REPLICATION_ROLE = "superstore_replication"  # the standby's streaming connection
+APP_ROLES = (OWNER_ROLE, INGEST_ROLE, READER_ROLE, WEB_ROLE)
 
 
 @dataclass
@@ -121,6 +142,13 @@ class StackState:
             return ",".join(node.address for node in self.kafka_nodes)
         return self.kafka.address if self.kafka else None
 
+    def pg_role_dsn(self, role: str, password: str) -> str | None:
+        """`pg_dsn` signed in as `role` (the pipeline never gets the superuser's DSN)."""
+        dsn = self.pg_dsn
+        if dsn is None:
+            return None
+        return make_conninfo(dsn, user=role, password=password)
+
     @property
     def pg_dsn(self) -> str | None:
         """DSN of the local PostgreSQL, if one was started.
@@ -157,11 +185,50 @@ def read_state(data_dir: Path) -> StackState | None:
     )
 
 
+def pg_passwords(data_dir: Path, create: bool = False) -> dict[str, str]:
+    """The generated PostgreSQL passwords of this data dir, by role ({} when none yet).
+
+    With `create`, missing ones are generated and the file (re)written 0600:
+    it is the one place the passwords live besides the DSNs in the state file.
+    """
+    path = data_dir / PG_PASSWORDS
+    try:
+        found = {str(k): str(v) for k, v in json.loads(path.read_text()).items()}
+    except FileNotFoundError:
+        found = {}
+    except (OSError, ValueError):
+        found = {}
+    if not create:
+        return found
+    wanted = (ADMIN_ROLE, *APP_ROLES, REPLICATION_ROLE)
+    missing = [role for role in wanted if role not in found]
+    if missing:
+        found |= {role: secrets.token_urlsafe(24) for role in missing}
+        ensure_private_dir(data_dir)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(found, handle, indent=2)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    return found
+
+
 def ensure_private_dir(data_dir: Path) -> None:
-    """Create the data dir readable by its owner only (it holds DSNs, data, logs)."""
+    """Create the data dir readable by its owner only (it holds DSNs, data, logs).
+
+    An existing one loses any access for others (older versions left it 0711);
+    as root the group bits stay: the PostgreSQL server's group traverses it
+    (superstore.stack.postgres sets them).
+    """
     if not data_dir.exists():
         data_dir.mkdir(parents=True, mode=0o700)
         data_dir.chmod(0o700)  # mkdir's mode is filtered by the umask
+        return
+    mode = stat.S_IMODE(data_dir.stat().st_mode)
+    loose = 0o007 if os.geteuid() == 0 else 0o077
+    if mode & loose:
+        data_dir.chmod(mode & ~loose)
 
 
 def write_state(data_dir: Path, state: StackState) -> None:
@@ -169,8 +236,10 @@ def write_state(data_dir: Path, state: StackState) -> None:
     ensure_private_dir(data_dir)
     path = data_dir / STATE_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
-    tmp.chmod(0o600)  # holds connection strings
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds DSNs with passwords
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(asdict(state), indent=2))
+    os.chmod(tmp, 0o600)
     os.replace(tmp, path)
 
 

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from superstore.clients import PgConfig
 from superstore.errors import ConfigError
 from superstore.settings import Settings
-from superstore.stack import pg_config
+from superstore.stack import WEB_ROLE, pg_config
 from superstore.warehouse import WarehouseReader, warehouse_config
 from superstore.web.access import AuthConfig, auth_config
 from superstore.web.proxies import Network, parse_trusted
@@ -61,7 +61,7 @@ def web_config(settings: Settings, day: dt.date | None = None) -> WebConfig:
     if settings.web_pg_dsn is not None:
         pg = PgConfig(settings.web_pg_dsn.get_secret_value()).read_only()
     else:
-        pg = pg_config(settings).read_only()
+        pg = pg_config(settings, WEB_ROLE).read_only()  # SELECT on what /today reads
     try:
         reader: WarehouseReader | None = warehouse_config(settings).reader()
     except ConfigError as exc:  # /today still works; /analytics says why it cannot
