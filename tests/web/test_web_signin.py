@@ -22,40 +22,17 @@ import pytest
 from playwright.sync_api import Browser
 
 from superstore.clients import PgConfig
-from superstore.warehouse import DuckDBReader
-from superstore.web import DashboardServer, WebConfig
-from superstore.web.access import AuthConfig
-from superstore.web.oidc import OidcConfig
+from superstore.web import DashboardServer
 from tests.support.oidc_provider import (  # noqa: F401  (fixtures)
     OidcAccount,
     OidcProvider,
     oidc_provider,
     oidc_provider_factory,
 )
+from tests.support.signin import oidc_dashboards as _server
 from tests.support.web import kpis_expected, kpis_shown, truth, wait_ready
 
 COOKIE = "superstore_session"
-
-
-def _server(
-    web_pg: PgConfig, star_path: Path, provider: OidcProvider, hours: float = 1.0
-) -> DashboardServer:
-    oidc = OidcConfig(
-        issuer=provider.issuer,
-        client_id=provider.client.client_id,
-        client_secret=provider.client.client_secret,
-        scope="openid profile email superstore",
-        role_claim="superstore_roles",
-        regions_claim="superstore_regions",
-        states_claim="superstore_states",
-    )
-    config = WebConfig(
-        pg=PgConfig(web_pg.dsn).read_only(),
-        warehouse=DuckDBReader(star_path),
-        timezone="UTC",
-        auth=AuthConfig(mode="oidc", oidc=oidc, session_secret="test-key", session_hours=hours),
-    )
-    return DashboardServer(config, "127.0.0.1", 0)
 
 
 @pytest.fixture(scope="module")
