@@ -189,7 +189,10 @@ def test_nobody_reads_no_data_file(piped: dict, stack_settings: Settings) -> Non
     state = read_state(stack_settings.data_dir)
     assert state and state.postgres and state.kafka
     data = stack_settings.data_dir
-    files = [piped["lake"], piped["warehouse"], piped["run_state"], data / PG_PASSWORDS,
+    # a published partition file now: the run's sync may have swapped the one seen at start
+    published = (p for p in sorted((data / "lake").rglob("*.parquet")) if p.is_file())
+    lake = next(p for p in published if not any(x.startswith(".tmp-") for x in p.parts))
+    files = [lake, piped["warehouse"], piped["run_state"], data / PG_PASSWORDS,
              data / "stack.json", Path(state.postgres.log), Path(state.kafka.log)]  # fmt: skip
     assert as_nobody("cat /etc/passwd > /dev/null").returncode == 0, "su nobody works"
     for path in files:

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -164,13 +165,20 @@ FORWARDED = [
 ]
 
 
+def _run(coro: Any) -> Any:
+    """asyncio.run on a thread of its own: in the full suite Playwright's sync API
+    keeps an event loop running on the main thread, where asyncio.run refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_forwarded_headers_count_from_trusted_peers_only() -> None:
-    seen = asyncio.run(_seen({}, "10.0.0.5", FORWARDED))
+    seen = _run(_seen({}, "10.0.0.5", FORWARDED))
     assert seen["client"][0] == "198.51.100.9"  # the nearest untrusted hop, not the forged first
     assert seen["scheme"] == "https"
     assert (b"host", b"dash.example.com") in seen["headers"]
     assert (b"host", b"10.0.0.2:8000") not in seen["headers"]
-    untrusted = asyncio.run(_seen({}, "198.51.100.20", FORWARDED))
+    untrusted = _run(_seen({}, "198.51.100.20", FORWARDED))
     assert untrusted["client"][0] == "198.51.100.20" and untrusted["scheme"] == "http"
     assert untrusted["headers"] == [(b"host", b"10.0.0.2:8000")]  # forwarded headers removed
     with pytest.raises(ConfigError, match=r"SUPERSTORE_WEB_TRUSTED_PROXIES: 'proxy\.lan'"):
