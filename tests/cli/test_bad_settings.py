@@ -279,4 +279,17 @@ def test_other_commands_name_a_refused_librdkafka_property() -> None:
 def test_dates_that_do_not_exist_are_named(args: list[str], says: str) -> None:
     done = _cli(*args, env={})
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert says in " ".join(done.stderr.split()), done.stderr
+    # one line naming the option, not Typer's boxed usage panel
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    line = done.stderr.strip()
+    assert says in line and f"'{args[-2]}'" in line and line.startswith("error: "), line
+
+
+def test_usage_errors_are_one_line_and_help_still_answers() -> None:
+    done = _cli("export", "--bogus", env={})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        "error: No such option: --bogus (see 'superstore export --help')"
+    ), done.stderr
+    helped = _cli("export", "--help", env={})
+    assert helped.returncode == 0 and "--date" in helped.stdout, helped.stderr
