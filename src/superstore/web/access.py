@@ -47,6 +47,7 @@ __all__ = [
     "install_access",
     "needed_role",
     "principal_of",
+    "role_allows",
     "session_principal",
 ]
 
@@ -75,6 +76,16 @@ class AuthConfig:
     def secure_cookies(self) -> bool:
         """Cookies get the Secure flag under TLS or when the public URL is https."""
         return self.tls or self.public_url.startswith("https://")
+
+
+def role_allows(principal: Principal, needed: Role | None, session_ok: bool) -> bool:
+    """Whether `principal` may open what `needed_role` asked for: the one rule the
+    middleware enforces and /api/me reports, so the pages cannot disagree with it."""
+    if needed is None:
+        return True
+    return role_at_least(principal.role, needed) or (
+        session_ok and principal.via == "session"  # a viewer's page reading its JSON
+    )
 
 
 def needed_role(path: str, query: str) -> tuple[Role | None, bool]:
@@ -157,10 +168,7 @@ class AccessControl:
                 return
             await _deny(send, 401, problem or "sign in first: this server requires credentials")
             return
-        allowed = role_at_least(principal.role, needed) or (
-            session_ok and principal.via == "session"  # a viewer's page reading its JSON
-        )
-        if not allowed:
+        if not role_allows(principal, needed, session_ok):
             await _deny(send, 403, f"the {principal.role} role may not open {path}")
             return
         await self.app(scope, receive, send)

@@ -15,8 +15,8 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from superstore.web.access import needed_role, principal_of
-from superstore.web.principal import Principal, Role, role_at_least
+from superstore.web.access import needed_role, principal_of, role_allows
+from superstore.web.principal import Principal, Role
 
 __all__ = ["CAPABILITIES", "Me", "MeScope", "may", "router"]
 
@@ -33,10 +33,7 @@ CAPABILITIES: dict[str, tuple[str, str]] = {
 
 def may(principal: Principal, path: str, query: str = "") -> bool:
     """Whether the access middleware lets `principal` open `path?query` (same test)."""
-    needed, session_ok = needed_role(path, query)
-    if needed is None:
-        return True
-    return role_at_least(principal.role, needed) or (session_ok and principal.via == "session")
+    return role_allows(principal, *needed_role(path, query))
 
 
 class MeScope(BaseModel):
