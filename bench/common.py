@@ -17,8 +17,9 @@ from superstore.clients import KafkaConfig, PgConfig
 from superstore.contract import encode_line
 from superstore.data import load_lines
 from superstore.settings import Settings, load_settings
-from superstore.stack import kafka_config, pg_config, stack_down, stack_up
+from superstore.stack import kafka_config, pg_admin_config, pg_config, stack_down, stack_up
 from superstore.stack.kafka import create_topics
+from superstore.stack.state import OWNER_ROLE
 
 __all__ = [
     "bench_stack",
@@ -57,12 +58,17 @@ def fresh_topic(settings: Settings, partitions: int = 3) -> KafkaConfig:
 
 
 def fresh_database(settings: Settings, name: str) -> PgConfig:
-    """A new empty database on the bench server."""
+    """A new empty database on the bench server, owned by the pipeline's owner role.
+
+    Only the superuser may create databases (the pipeline's roles have no
+    CREATEDB); the benchmark then talks to it as the owner, as `superstore` does.
+    """
     pg = pg_config(settings)
-    admin = PgConfig(make_conninfo(pg.dsn, dbname="postgres"))
+    owner = conninfo_to_dict(pg.dsn).get("user") or OWNER_ROLE
+    admin = PgConfig(make_conninfo(pg_admin_config(settings).dsn, dbname="postgres"))
     with admin.connect(autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
     return PgConfig(make_conninfo(**(conninfo_to_dict(pg.dsn) | {"dbname": name})))
 
 

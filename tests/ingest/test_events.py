@@ -293,3 +293,26 @@ def test_replay_rules_agree_with_the_store_on_random_histories(
     for day, figures in replayed.items():
         lines_, orders_, sales, cl, cs, rl, rs = figures.row()
         assert stored[day] == [lines_, orders_, sales, cl, cs, rl, rs], day
+
+
+def test_an_order_moved_to_another_day_changes_both_days(feed: Feed, fresh_pg: PgConfig) -> None:
+    later = PAST + dt.timedelta(days=3)
+    (order,) = orders_of(PAST, 1, seed=4)
+    feed.write(order)
+    with fresh_pg.connect(autocommit=True) as conn:
+        before = day_marks(conn, [PAST, later])
+    # The producer corrects the order's date: both days' exports change.
+    moved = [x.model_copy(update={"order_date": later, "ship_date": later}) for x in order]
+    assert feed.write(moved).days == [PAST, later]
+    with fresh_pg.connect(autocommit=True) as conn:
+        after = day_marks(conn, [PAST, later])
+        assert after[PAST] > before[PAST] and after[later] > before[later]
+        # A change made outside the ingest (by hand) marks both days as well.
+        conn.execute(
+            "UPDATE orders SET order_date = %s, ship_date = %s WHERE order_id = %s",
+            [PAST, order[0].ship_date, order[0].order_id],
+        )
+        by_hand = day_marks(conn, [PAST, later])
+        assert by_hand[PAST] > after[PAST] and by_hand[later] > after[later]
+    # The line as it now stands, replayed, moves nothing and marks nothing.
+    assert feed.write(order).days == []

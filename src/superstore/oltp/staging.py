@@ -9,10 +9,11 @@ all 25 columns per line and deduplicating with DISTINCT ON in PostgreSQL:
 customers 2.08 -> 0.15 us, products 1.17 -> 0.34 us, orders 6.26 -> 3.98 us.
 
 Every statement that changes what a day's export holds also writes that day
-into ``stage_changed_days``: new and changed orders (and the day an order moved
-from), new and changed lines, every day of a renamed customer's orders, and
-orders whose status an event settled (superstore.oltp.events). The batch then
-marks those days once (``MARK_DAYS``, superstore.oltp.changes).
+into ``stage_changed_days``: new and changed orders (and, by migration 006's
+trigger, the day an order moved from), new and changed lines, every day of a
+renamed customer's orders, and orders whose status an event settled
+(superstore.oltp.events). The batch then marks those days once (``MARK_DAYS``,
+superstore.oltp.changes).
 """
 
 from __future__ import annotations
@@ -253,16 +254,12 @@ WHERE o.order_date = ANY(%(days)s::date[])
 GROUP BY o.order_date, l.product_id, l.product_name
 """
 
-# The orders upsert, recording the days it changed (a new or changed order's day, and
-# the day a moved order left), returning the orders it inserted: only their lines can
-# be COPYed without a conflict (xmax = 0 marks a row this statement inserted). All
-# CTEs read one snapshot, so `moved` sees the dates from before the upsert.
+# The orders upsert, recording the days it changed (a new or changed order's day; the
+# day a moved order left is recorded by migration 006's trigger), returning the orders
+# it inserted: only their lines can be COPYed without a conflict (xmax = 0 marks a row
+# this statement inserted).
 ORDERS_WRITTEN = f"""
-WITH moved AS (
-    INSERT INTO stage_changed_days
-    SELECT o.order_date FROM orders o JOIN stage_orders s ON s.order_id = o.order_id
-    WHERE o.order_date <> s.order_date
-), up AS ({ORDERS_UPSERT}    RETURNING order_id, order_date, xmax = 0 AS inserted
+WITH up AS ({ORDERS_UPSERT}    RETURNING order_id, order_date, xmax = 0 AS inserted
 ), changed AS (
     INSERT INTO stage_changed_days SELECT DISTINCT order_date FROM up
 )

@@ -67,6 +67,7 @@ class DuckDBWarehouse(Warehouse):
         self.threads = threads
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = _file_lock(self.path) if self.path != ":memory:" else None
+        self._schema_ready = False  # created (or checked) through this connection
 
     @property
     def display(self) -> str:
@@ -99,7 +100,13 @@ class DuckDBWarehouse(Warehouse):
             raise FatalError(f"DuckDB warehouse {self.path}: {what} failed: {exc}") from exc
 
     def create_schema(self) -> None:
-        """Create the schema and the five tables if missing."""
+        """Create the schema and the five tables if missing.
+
+        Once per opening: a sync pass asks twice (which days are behind, then the
+        load), and each round of DDL costs about 20 ms.
+        """
+        if self._schema_ready:
+            return
         con = self._connection()
         with self._errors("creating the schema"):
             for statement in create_statements(self.dialect, self.schema):
@@ -107,6 +114,7 @@ class DuckDBWarehouse(Warehouse):
             columns = con.execute(COLUMNS_SQL.format(s=self.schema)).fetchall()
             for statement in upgrade_statements(self.dialect, self.schema, set(columns)):
                 con.execute(statement)
+        self._schema_ready = True
 
     def merge(self, batch: StarBatch, check: Callable[[Query], None] | None = None) -> None:
         """Register the batch as views, run the merge and the checks in one transaction."""
@@ -149,6 +157,7 @@ class DuckDBWarehouse(Warehouse):
         if self._con is not None:
             self._con.close()
             self._con = None
+            self._schema_ready = False
             if self._lock is not None:
                 self._lock.release()
 
