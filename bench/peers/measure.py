@@ -22,7 +22,7 @@ import psutil
 
 from superstore.clients import PgConfig
 from superstore.settings import Settings
-from superstore.stack import pg_config, stack_up
+from superstore.stack import pg_admin_config, pg_config, stack_up
 from superstore.stack.postgres import stop_postgres
 from superstore.stack.state import read_state
 
@@ -59,8 +59,11 @@ class Expected:
 
 
 def enable_commit_timestamps(settings: Settings) -> None:
-    """Turn on track_commit_timestamp on the bench server (needs a restart)."""
-    with pg_config(settings).connect(autocommit=True) as conn:
+    """Turn on track_commit_timestamp on the bench server (needs a restart).
+
+    ALTER SYSTEM takes the superuser: the pipeline's roles have no such right.
+    """
+    with pg_admin_config(settings).connect(autocommit=True) as conn:
         if conn.execute("SHOW track_commit_timestamp").fetchone()[0] == "on":
             return
         conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")

@@ -126,7 +126,10 @@ class Settings(BaseSettings):
 
     # Continuous sync (`superstore run`): stale days re-exported and reloaded as they appear.
     sync_interval: float = Field(
-        5.0, gt=0, le=3600, description="Seconds between syncs of the day still being written."
+        5.0,
+        gt=0,
+        le=3600,
+        description="Seconds between the starts of two sync passes (past and current days).",
     )
 
     # Operations (`superstore run`, `check`, alerts, metrics).
