@@ -36,6 +36,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -141,27 +142,44 @@ class Syncer:
 
         todo = [d for d in stale if due(d)]
         metrics.set_stale_days(len(stale) - len(todo))
-        # Past days first, then the day being written on its own, timed: its cost alone
-        # paces how often it is synced again (a backlog of history must not delay it).
-        for days in _past_then_hot(todo, today):
+        # Past days first, exported and loaded, then the day being written on its own,
+        # timed: its cost alone paces how often it is synced again (a backlog of history
+        # must not delay it), and the past days' changes never wait for its export.
+        past, hot = [d for d in todo if d < today], [d for d in todo if d >= today]
+        self._export(past, result)
+        hot_behind = self._load(conn, lambda d: due(d) and d < today, result)
+        if hot or any(d >= today and due(d) for d in hot_behind):
             started = time.monotonic()
-            log.info("sync: exporting %d changed day(s): %s", len(days), _days(days))
-            export_days(pg_config(self.settings, READER_ROLE), self.lake, days)
-            result.exported += days
-            if days[0] >= today:
-                result.hot_seconds += time.monotonic() - started
-        if todo:
-            crash_point("sync_after_export")
+            self._export(hot, result)
+            self._load(conn, lambda d: due(d) and d >= today, result)
+            result.hot_seconds += time.monotonic() - started
+
+    def _export(self, days: list[dt.date], result: SyncPass) -> None:
+        if not days:
+            return
+        log.info("sync: exporting %d changed day(s): %s", len(days), _days(days))
+        export_days(pg_config(self.settings, READER_ROLE), self.lake, days)
+        result.exported += days
+        crash_point("sync_after_export")
+
+    def _load(
+        self, conn: psycopg.Connection, wanted: Callable[[dt.date], bool], result: SyncPass
+    ) -> list[dt.date]:
+        """Load the `wanted` days the warehouse is behind the lake on, in one transaction.
+
+        Returns the days it is behind on that were not wanted. The warehouse is open
+        only for this (the dashboards' pre-aggregates read the same file once a load
+        commits).
+        """
         with warehouse_config(self.settings).open() as warehouse:
-            behind = [d for d in behind_in_warehouse(conn, self.lake, warehouse) if due(d)]
-            for days in _past_then_hot(behind, today):
-                started = time.monotonic()
+            behind = behind_in_warehouse(conn, self.lake, warehouse)
+            days = [d for d in behind if wanted(d)]
+            if days:
                 log.info("sync: loading %d day(s) into the warehouse: %s", len(days), _days(days))
                 with engine_config(self.settings, lake=self.lake).open() as engine:
                     run_etl(self.lake, engine, warehouse, days)
                 result.loaded += days
-                if days[0] >= today:
-                    result.hot_seconds += time.monotonic() - started
+        return [d for d in behind if not wanted(d)]
 
     # -- the loop ------------------------------------------------------------
     def run(self) -> None:
@@ -238,12 +256,6 @@ def wait_for_sync_lock(
         if time.monotonic() >= deadline or stop.wait(0.2):
             return False
     return True
-
-
-def _past_then_hot(days: list[dt.date], today: dt.date) -> list[list[dt.date]]:
-    """`days` split into the finished ones and the ones being written (each group non-empty)."""
-    groups = [[d for d in days if d < today], [d for d in days if d >= today]]
-    return [group for group in groups if group]
 
 
 def _days(days: list[dt.date]) -> str:
