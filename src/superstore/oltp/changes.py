@@ -24,6 +24,7 @@ __all__ = [
     "StaleDay",
     "day_marks",
     "exported_marks",
+    "last_mark",
     "mark_changed_days",
     "record_exports",
     "release_sync_lock",
@@ -77,6 +78,13 @@ def day_marks(conn: psycopg.Connection, days: Iterable[dt.date]) -> dict[dt.date
     ).fetchall()
     found = {day: int(mark) for day, mark in rows}
     return {day: found.get(day, 0) for day in wanted}
+
+
+def last_mark(conn: psycopg.Connection) -> int:
+    """The newest change mark handed out so far (0: none): any later change is above it."""
+    row = conn.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM change_mark")
+    found = row.fetchone()
+    return int(found[0]) if found else 0
 
 
 def record_exports(conn: psycopg.Connection, lake: str, marks: Mapping[dt.date, int]) -> None:
