@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         5.0,
         gt=0,
         le=3600,
-        description="Seconds between the starts of two sync passes (past and current days).",
+        description="Seconds between syncs of the day still being written.",
     )
 
     # Operations (`superstore run`, `check`, alerts, metrics).

@@ -5,25 +5,21 @@ waits for the burst to settle (a debounce of at most 2 s: under steady traffic
 one pass gathers two seconds of changes, which bounds its cost), then makes
 one pass:
 
-1. the days whose change mark is newer than their lake partition (the OLTP
-   store's change tracking) are exported: the past days from one snapshot,
-   then the day being written from another;
-2. the days whose partition is newer than what the warehouse loaded are
-   loaded, past days in one transaction, the day being written in another
-   (the analytics pre-aggregates follow the warehouse's version by themselves).
+1. the past days whose change mark is newer than their lake partition (the
+   OLTP store's change tracking) are exported from one snapshot, and the past
+   days whose partition is newer than what the warehouse loaded are loaded in
+   one transaction;
+2. then the same for the day being written, when its turn has come (the
+   analytics pre-aggregates follow the warehouse's version by themselves).
 
-Passes start at least ``sync_interval`` seconds apart (a quiet pipeline's
-first change is synced after the debounce alone): under steady traffic every
-pass gathers that long of changes, and each one costs the export and load of
-the days it found plus one rebuild of the dashboards' pre-aggregates, so the
-loop's share of a core is bounded by the interval rather than by the traffic.
 Past days are synced at every pass. The day still being written (today, and
-any later date) is synced with them, but never more often than its own cost
-allows: its next turn is at least ``_COST_FACTOR`` times what exporting and
-loading it took after the start of its last one (past days are exported and
-loaded apart from it, so a backlog of history does not delay it), so the
-share stays bounded as the day grows. One process syncs a lake at a time (a
-PostgreSQL advisory lock); a process killed at any moment leaves each
+any later date) rides along with a pass at most every ``sync_interval``
+seconds, and never more often than its own cost allows: its next turn is at
+least ``_COST_FACTOR`` times what exporting and loading it took after the start
+of its last one (past days are exported and loaded before it, so neither a
+backlog of history delays it nor it a correction of history), so the loop's
+share of a core stays bounded as the day grows. One process syncs a lake at a
+time (a PostgreSQL advisory lock); a process killed at any moment leaves each
 partition old or new (publishing is atomic) and each load whole or absent (one
 transaction), and the next pass converges. The daily close of the finished
 day (superstore.ops.supervisor) is then one pass bounded by that day, under the
@@ -90,7 +86,6 @@ class Syncer:
         self.lake = LakeConfig.from_settings(settings)
         self._clock = clock
         self._hot_due = 0.0  # monotonic time the day being written may be synced again
-        self._next_pass = 0.0  # monotonic time the next pass may start
         self.passes = 0
 
     def today(self) -> dt.date:
@@ -120,7 +115,6 @@ class Syncer:
                 release_sync_lock(conn, self.lake.url)
         result.seconds = time.monotonic() - started
         self.passes += 1
-        self._next_pass = started + self.settings.sync_interval
         if result.hot_seconds:  # rate-limit by the hot day's own cost, not the backlog's
             self._hot_due = started + max(
                 self.settings.sync_interval, _COST_FACTOR * result.hot_seconds
@@ -220,8 +214,7 @@ class Syncer:
         return 0.0
 
     def _wait(self, listen: psycopg.Connection, retry_at: float) -> None:
-        """Until a notification (then the debounce and the pass interval), the hot day's
-        turn, or the idle wake.
+        """Until a notification (then the debounce), the hot day's turn, or the idle wake.
 
         After a failed pass, until its retry time: notifications do not hurry it.
         """
@@ -233,7 +226,6 @@ class Syncer:
             woke = list(listen.notifies(timeout=min(left, 1.0), stop_after=1))  # sees `stop`
             if woke and retry_at <= time.monotonic():
                 self._settle(listen)
-                self.stop.wait(max(0.0, self._next_pass - time.monotonic()))
                 return
 
     def _settle(self, listen: psycopg.Connection) -> None:
