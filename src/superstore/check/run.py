@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from zoneinfo import ZoneInfo
 
 from superstore.check.layers import (
@@ -15,6 +16,7 @@ from superstore.check.layers import (
 )
 from superstore.check.reconcile import Report, reconcile
 from superstore.contract import Expectations
+from superstore.errors import TransientError
 from superstore.oltp import refused_offsets
 from superstore.settings import Settings
 from superstore.stack import READER_ROLE, kafka_config, pg_config
@@ -50,6 +52,26 @@ def run_check(
     layers.append(postgres_layer(pg_config(settings, READER_ROLE)))
     layers.append(lake_layer(LakeConfig.from_settings(settings)))
     if include_warehouse:
-        with warehouse_config(settings).open() as warehouse:
-            layers.append(warehouse_layer(warehouse))
+        layers.append(_warehouse_totals(settings))
     return reconcile(layers, until or default_until(settings))
+
+
+_WAREHOUSE_WAIT = 30.0  # seconds
+
+
+def _warehouse_totals(settings: Settings) -> LayerTotals:
+    """The warehouse's layer, waiting while another process holds its DuckDB file.
+
+    A DuckDB file is open to one writing process at a time: `run`'s sync holds it
+    for each load (well under a second), and the check of `run`'s daily close runs
+    in a process of its own, as may `superstore check` beside `run`.
+    """
+    deadline = time.monotonic() + _WAREHOUSE_WAIT
+    while True:
+        try:
+            with warehouse_config(settings).open() as warehouse:
+                return warehouse_layer(warehouse)
+        except TransientError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
