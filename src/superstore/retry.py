@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -65,18 +66,23 @@ def retry(
     backoff: Backoff,
     what: str = "the service",
     on_retry: Callable[[BaseException], None] | None = None,
+    within: float | None = None,
 ) -> T:
     """Run `action` until it returns, waiting `backoff` after each `transient` failure.
 
-    Raises `Stopped` (a TransientError) when `stop` is set while waiting; any
-    other exception propagates at once.
+    Raises `Stopped` (a TransientError) when `stop` is set while waiting; with
+    `within`, the failure itself once that many seconds have passed; any other
+    exception propagates at once.
     """
+    deadline = None if within is None else time.monotonic() + within
     while True:
         try:
             return action()
         except transient as exc:
             if stop.is_set():
                 raise Stopped(f"stopped while waiting for {what}") from exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
             delay = backoff.next()
             if on_retry is not None:
                 on_retry(exc)

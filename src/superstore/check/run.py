@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
+import threading
 from zoneinfo import ZoneInfo
 
 from superstore.check.layers import (
@@ -18,6 +18,7 @@ from superstore.check.reconcile import Report, reconcile
 from superstore.contract import Expectations
 from superstore.errors import TransientError
 from superstore.oltp import refused_offsets
+from superstore.retry import Backoff, retry
 from superstore.settings import Settings
 from superstore.stack import READER_ROLE, kafka_config, pg_config
 from superstore.storage import LakeConfig
@@ -66,12 +67,16 @@ def _warehouse_totals(settings: Settings) -> LayerTotals:
     for each load (well under a second), and the check of `run`'s daily close runs
     in a process of its own, as may `superstore check` beside `run`.
     """
-    deadline = time.monotonic() + _WAREHOUSE_WAIT
-    while True:
-        try:
-            with warehouse_config(settings).open() as warehouse:
-                return warehouse_layer(warehouse)
-        except TransientError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.5)
+
+    def read() -> LayerTotals:
+        with warehouse_config(settings).open() as warehouse:
+            return warehouse_layer(warehouse)
+
+    return retry(
+        read,
+        transient=(TransientError,),
+        stop=threading.Event(),  # nothing stops it but the bound
+        backoff=Backoff(first=0.5, maximum=0.5),
+        what="the warehouse",
+        within=_WAREHOUSE_WAIT,
+    )
